@@ -1,0 +1,127 @@
+"""Composition root: build the PTB Application from settings, store, content and clock.
+
+Production (`twitch-coach run`), the tests and the sandbox all build the bot through here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.content import Content, load_content
+from bot.storage import Store
+from bot.telegram import common, onboarding
+from bot.telegram.callbacks import CallbackCodec
+from bot.telegram.context import CoachContext, Services
+from bot.telegram.errors import on_error
+from bot.telegram.updates import PerUserUpdateProcessor
+
+log = logging.getLogger(__name__)
+
+# Each feature module has register(app); order matters only in that fallbacks come last.
+FEATURES = (onboarding,)
+
+App = Application[Any, CoachContext, Any, Any, Any, Any]
+
+
+def build_application(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    content: Content | None = None,
+    clock: Clock | None = None,
+    rate_limiter: bool = True,
+) -> App:
+    content = content or load_content()
+    if store is None:
+        store = Store(settings.data_dir)
+        store.open()
+    token = settings.token.reveal()
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .context_types(ContextTypes(context=CoachContext))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+            )
+        )
+        .concurrent_updates(PerUserUpdateProcessor(256))
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if settings.base_url:
+        builder = builder.base_url(settings.base_url).base_file_url(settings.base_file_url or "")
+    if rate_limiter:
+        # ~30 messages/s overall as Telegram asks; RetryAfter is waited out and retried.
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    app: App = builder.build()
+    # The button-signing key comes from the token, so buttons stay valid across restarts.
+    secret = hashlib.sha256(token.encode()).digest()
+    app.bot_data["services"] = Services(
+        settings=settings,
+        store=store,
+        content=content,
+        clock=clock or SystemClock(),
+        codec=CallbackCodec(secret),
+    )
+    common.register_gate(app)
+    for feature in FEATURES:
+        feature.register(app)
+    common.register_fallbacks(app)
+    app.add_error_handler(on_error)
+    return app
+
+
+async def start_polling(app: App, *, timeout: int = 10, poll_interval: float = 0.0) -> None:
+    """Start serving inside an already running event loop (tests, sandbox, benchmarks).
+
+    Mirrors what `run_polling` does, including the post_init hook that run_polling would call.
+    """
+    await app.initialize()
+    if app.post_init:
+        await app.post_init(app)
+    assert app.updater is not None
+    await app.updater.start_polling(
+        poll_interval=poll_interval, timeout=timeout, allowed_updates=Update.ALL_TYPES
+    )
+    await app.start()
+
+
+async def stop_polling(app: App) -> None:
+    """The reverse of start_polling: stop fetching, let handlers in flight finish, flush."""
+    assert app.updater is not None
+    if app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+    if app.post_shutdown:
+        await app.post_shutdown(app)
+
+
+def bot_commands(content: Content) -> list[BotCommand]:
+    """The command menu, in the order the content file lists it."""
+    return [
+        BotCommand(key.removeprefix("commands."), text)
+        for key, text in content.messages.with_prefix("commands.").items()
+    ]
+
+
+async def _post_init(app: App) -> None:
+    services: Services = app.bot_data["services"]
+    await app.bot.set_my_commands(bot_commands(services.content))
+    for hook in services.startup_hooks:
+        await hook(app)
+    log.info("bot ready")
+
+
+async def _post_shutdown(app: App) -> None:
+    await app.bot_data["services"].store.close()

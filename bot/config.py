@@ -1,0 +1,86 @@
+"""Settings from the environment. The token is a secret: never in a repr, log or error."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+# Tokens look like "123456789:AAH...". Checked up front so a typo fails with one clear line.
+TOKEN_PATTERN = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{30,64}$")
+
+BOTFATHER_HINT = (
+    "Get a token from @BotFather in Telegram (send /newbot), then run: "
+    "TELEGRAM_BOT_TOKEN=<token> make run"
+)
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed. Safe to print: the message never holds the token."""
+
+
+class Secret:
+    """A string that refuses to show itself in reprs, f-strings and logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: Secret
+    data_dir: Path = Path("data")
+    base_url: str | None = None
+    base_file_url: str | None = None
+    # Tests shorten timers through these instead of patching sleep.
+    poll_timeout: float = 10.0
+
+
+def parse_token(raw: str | None) -> Secret:
+    """Validate a bot token without ever echoing it back."""
+    if raw is None or not raw.strip():
+        raise ConfigError(f"TELEGRAM_BOT_TOKEN is not set. {BOTFATHER_HINT}")
+    value = raw.strip()
+    if not TOKEN_PATTERN.match(value):
+        raise ConfigError(
+            "TELEGRAM_BOT_TOKEN is malformed: expected digits, a colon and 30+ letters "
+            "(as @BotFather gives it)."
+        )
+    return Secret(value)
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Read the configuration contract documented in README and deploy/.env.example."""
+    env = dict(os.environ if env is None else env)
+    token = parse_token(env.get("TELEGRAM_BOT_TOKEN"))
+    base_url = env.get("TELEGRAM_BASE_URL") or None
+    base_file_url = env.get("TELEGRAM_BASE_FILE_URL") or None
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise ConfigError("TELEGRAM_BASE_URL must start with http:// or https://")
+    if base_url and not base_file_url:
+        # PTB's own default would point files at api.telegram.org; keep a self-hosted server whole.
+        base_file_url = base_url.rsplit("/bot", 1)[0] + "/file/bot"
+    return Settings(
+        token=token,
+        data_dir=Path(env.get("COACH_DATA_DIR") or "data"),
+        base_url=base_url,
+        base_file_url=base_file_url,
+        poll_timeout=float(env.get("COACH_POLL_TIMEOUT", "10")),
+    )

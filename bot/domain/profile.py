@@ -1,0 +1,46 @@
+"""The user profile: one small document per user, the source of truth for their settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypedDict
+
+DEFAULT_TIP_TIME = "08:00"
+
+
+class Profile(TypedDict, total=False):
+    """What we keep about a person (see also /privacy). Instants are ISO-8601 strings in UTC.
+
+    user_id      Telegram user id (also their private chat id).
+    created_at   when they first sent /start.
+    accepted     True once they tapped "I understand" on the not-medical-advice note.
+    accepted_at  when they did.
+    tz           IANA time zone name, e.g. "Europe/Berlin"; absent until chosen.
+    tip_time     local "HH:MM" for the morning tip; absent until chosen.
+    onboarded    True once time zone and tip time are set and the menu was shown.
+    active       False after Telegram told us they blocked the bot; /start sets it back.
+    """
+
+    user_id: int
+    created_at: str
+    accepted: bool
+    accepted_at: str
+    tz: str
+    tip_time: str
+    onboarded: bool
+    active: bool
+
+
+def new_profile(user_id: int, now: datetime) -> Profile:
+    return Profile(user_id=user_id, created_at=now.isoformat(), accepted=False, active=True)
+
+
+def next_onboarding_step(profile: Profile | None) -> str | None:
+    """Which onboarding question is still open: 'accept', 'tz', 'tip_time', or None when done."""
+    if not profile or not profile.get("accepted"):
+        return "accept"
+    if not profile.get("tz"):
+        return "tz"
+    if not profile.get("tip_time"):
+        return "tip_time"
+    return None

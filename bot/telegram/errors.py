@@ -1,0 +1,52 @@
+"""The one error handler: a short friendly word to the user, a log line with no personal data."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+
+from telegram import Update
+from telegram.error import Forbidden, NetworkError, TelegramError
+
+from bot.storage import StorageError
+from bot.telegram.context import CoachContext
+
+log = logging.getLogger("bot.errors")
+_PACKAGE = str(Path(__file__).resolve().parents[1])
+
+
+def where(error: BaseException) -> str:
+    """Innermost frame of our own code as file:line (function): enough to debug, no data."""
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(_PACKAGE)
+    ]
+    if not frames:
+        return "outside bot/"
+    frame = frames[-1]
+    return f"{Path(frame.filename).relative_to(_PACKAGE)}:{frame.lineno} ({frame.name})"
+
+
+async def on_error(update: object, ctx: CoachContext) -> None:
+    error = ctx.error
+    if error is None:
+        return
+    update_id = update.update_id if isinstance(update, Update) else None
+    if isinstance(error, NetworkError) and update is None:
+        # Polling hiccups: PTB retries by itself; keep the log calm.
+        log.warning("network trouble while polling: %s", type(error).__name__)
+        return
+    # Type, update id and code location only: never the message text, health data or the token.
+    log.error("update %s failed: %s at %s", update_id, type(error).__name__, where(error))
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    if isinstance(error, Forbidden):
+        return  # they blocked the bot; nothing can reach them
+    key = "common.save_failed" if isinstance(error, StorageError) else "common.error"
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(ctx.t(key), show_alert=True)
+        else:
+            await ctx.bot.send_message(update.effective_chat.id, ctx.t(key))
+    except TelegramError:
+        log.warning("could not tell update %s about the failure", update_id)
