@@ -63,6 +63,8 @@ async def clear_awaiting(ctx: CoachContext, user_id: int) -> None:
 
 
 def _allowed_before_accept(update: Update) -> bool:
+    if update.my_chat_member is not None:
+        return True  # "they blocked the bot" must be recorded whatever the onboarding state
     message = update.effective_message
     if update.callback_query is not None:
         return (update.callback_query.data or "").startswith("1|ob.ok|")

@@ -9,7 +9,8 @@ import html
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.constants import ChatMemberStatus
+from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
 from bot.domain.profile import Profile, new_profile, next_onboarding_step
 from bot.domain.zones import (
@@ -22,6 +23,7 @@ from bot.domain.zones import (
 from bot.telegram.callbacks import route_pattern
 from bot.telegram.common import clear_awaiting, decode, edit_or_send, set_awaiting, user_id_of
 from bot.telegram.context import CoachContext
+from bot.telegram.delivery import mark_inactive
 from bot.telegram.keyboards import chunk, inline, main_menu
 
 TZ_INPUT = "ob.tz"
@@ -303,16 +305,26 @@ async def on_settings_button(update: Update, ctx: CoachContext) -> None:
 
 
 async def help_command(update: Update, ctx: CoachContext) -> None:
+    """/help: the command menu's own list, so the two never disagree."""
     assert update.effective_message is not None
-    await update.effective_message.reply_text(
-        ctx.t("onboarding.help"), reply_markup=main_menu(ctx.content)
-    )
+    commands = ctx.content.messages.with_prefix("commands.")
+    lines = [f"/{key.removeprefix('commands.')} – {text}" for key, text in commands.items()]
+    text = "\n".join([ctx.t("onboarding.help_header"), *lines, "", ctx.t("onboarding.help_footer")])
+    await update.effective_message.reply_text(text, reply_markup=main_menu(ctx.content))
+
+
+async def on_my_chat_member(update: Update, ctx: CoachContext) -> None:
+    """Telegram tells us when someone blocks the bot: stop scheduled messages to them."""
+    change = update.my_chat_member
+    if change is not None and change.new_chat_member.status == ChatMemberStatus.BANNED:
+        await mark_inactive(ctx.store, change.from_user.id)
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services = app.bot_data["services"]
     services.text_inputs[TZ_INPUT] = on_zone_text
     services.text_inputs[TIP_TIME_INPUT] = on_tip_time_text
+    app.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_command))
     app.add_handler(CommandHandler("settings", settings_command))

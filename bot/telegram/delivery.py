@@ -1,0 +1,67 @@
+"""Sending a message nobody asked for just now (a tip, a follow-up, a timer step).
+
+Handlers reply inside an update and let the error handler deal with failures. Scheduled sends are
+different: one person's failure must never stop the job or skip anyone else, so they go through
+here. A 429 is already waited out by the AIORateLimiter; a user who blocked the bot is marked
+inactive (their schedules check `active`); network trouble is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from telegram import Bot, Message
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.storage import Store
+
+log = logging.getLogger(__name__)
+
+RETRIES = 3
+BACKOFF_SECONDS = 1.0
+
+
+async def mark_inactive(store: Store, user_id: int) -> None:
+    """They blocked the bot (or the chat is gone): stop scheduling until they /start again."""
+    with contextlib.suppress(KeyError):  # no profile left (deleted): nothing to mark
+        await store.update_profile(user_id, {"active": False})
+
+
+async def deliver(
+    bot: Bot,
+    store: Store,
+    user_id: int,
+    text: str,
+    *,
+    backoff: float = BACKOFF_SECONDS,
+    **kwargs: Any,
+) -> Message | None:
+    """Send ``text`` to ``user_id``; return the message, or None if it could not be delivered."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return await bot.send_message(user_id, text, **kwargs)
+        except Forbidden:
+            await mark_inactive(store, user_id)
+            log.info("a user blocked the bot; marked inactive")
+            return None
+        except BadRequest as exc:
+            if "chat not found" in str(exc).lower():
+                await mark_inactive(store, user_id)
+                return None
+            raise  # our bug (bad markup, too long): let the caller's log show it
+        except RetryAfter as exc:
+            # Only reached if the rate limiter's own retries ran out.
+            await asyncio.sleep(_seconds(exc.retry_after))
+        except (TimedOut, NetworkError):
+            if attempt == RETRIES:
+                log.warning("giving up a delivery after %d network errors", RETRIES + 1)
+                return None
+            await asyncio.sleep(backoff * 2**attempt)
+    return None
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
