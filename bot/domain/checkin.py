@@ -302,7 +302,9 @@ def group_by_local_day(
             by_day.setdefault(day, []).append(episode)
     groups = []
     for day in sorted(by_day, reverse=True):
-        items = sorted(by_day[day], key=lambda e: e["started_at"], reverse=True)
+        items = sorted(
+            by_day[day], key=lambda e: (e["started_at"], e.get("created_at", "")), reverse=True
+        )
         rel = "today" if day == today else "yesterday" if day == today - timedelta(1) else "earlier"
         groups.append(DayGroup(day, rel, items))
     return groups

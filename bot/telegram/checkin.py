@@ -29,11 +29,14 @@ from bot.storage.store import SINGLE_DOC_ID, STATE
 from bot.telegram.callbacks import BadCallback, Callback, feature_pattern
 from bot.telegram.common import AWAITING, decode, edit_or_send, user_id_of
 from bot.telegram.context import CoachContext
-from bot.telegram.keyboards import chunk, inline
+from bot.telegram.keyboards import chunk, inline, main_menu
 
 log = logging.getLogger(__name__)
 
-STATE_KEY = "checkin"  # the draft: {nonce, step, intensity, regions, ..., message_id}
+# The draft, in store state "checkin": {nonce, step, intensity, regions, duration, triggers,
+# note, tried, source, started_at, tz, message_id (the message showing it), and optionally
+# when {day, part} / when_day (a past episode), editing_episode_id + editing_stamp (an edit)}.
+STATE_KEY = "checkin"
 TEXT_INPUT = "ck"  # free text during a check-in: the note, or a nudge back to the buttons
 HISTORY_BUTTONS = 20  # episodes in /history that get edit/delete buttons (Telegram max is 100)
 HISTORY_LINES = 40  # episodes listed in /history; the rest are counted
@@ -568,7 +571,7 @@ async def on_text(update: Update, ctx: CoachContext, text: str, _state: dict[str
     draft = await ctx.store.get_state(user_id, STATE_KEY)
     if not draft:
         await ctx.store.clear_state(user_id, AWAITING)
-        await message.reply_text(ctx.t("common.unknown_text"))
+        await message.reply_text(ctx.t("common.unknown_text"), reply_markup=main_menu(ctx.content))
         return
     if draft["step"] != "note":
         # The buttons may have scrolled away: show the step again below and retire the old one.

@@ -352,3 +352,51 @@ async def test_two_users_check_in_at_once(harness: BotHarness) -> None:
     [b] = episodes(harness, 3015)
     assert (a["intensity"], a["regions"], a["triggers"]) == (3, ["face"], ["cold"])
     assert (b["intensity"], b["regions"], b["triggers"]) == (9, ["back", "many"], ["stress"])
+
+
+async def test_relief_can_start_a_checkin_with_the_region_prefilled(harness: BotHarness) -> None:
+    """What the relief feature will do: start_checkin with its region and the routines tried.
+    Until relief is merged, its menu button stands in as the caller."""
+    from bot.telegram.checkin import start_checkin
+
+    services = harness.app.bot_data["services"]  # type: ignore[union-attr]
+
+    async def relief_stand_in(update: Any, ctx: Any) -> None:
+        await start_checkin(update, ctx, prefill_regions=["back", "tail"], tried=["breathing"])
+
+    services.menu_actions["menu.twitching_now"] = relief_stand_in
+    user = await ready(harness, 3016)
+    await user.tap("🌀 Twitching now")
+    await user.next_message()
+    regions = await taps(user, "5")
+    assert "✓ Back" in regions.labels  # prefilled; the unknown id was ignored
+    saved = await taps(user, "Done ✓", "Seconds", "💾 Save")  # 4 taps from the relief offer
+    # With relief present and exactly one region, the saved message offers its routine.
+    assert "🌀 Relief for Back" in saved.labels
+    assert saved.data_for("🌀 Relief for Back").startswith("1|rl.start|back|")
+    [stored] = episodes(harness, 3016)
+    assert stored["source"] == "relief" and stored["tried"] == ["breathing"]
+    assert stored["regions"] == ["back"]
+
+
+async def test_a_checkin_across_midnight_belongs_to_when_it_started(harness: BotHarness) -> None:
+    harness.clock.set(datetime(2026, 11, 25, 22, 50, tzinfo=UTC))  # 23:50 in Berlin
+    user = await onboard(harness, 3017)
+    await user.send("/checkin")
+    await user.next_message()
+    await taps(user, "4", "Face or eyelid", "Done ✓")
+    harness.clock.advance(timedelta(minutes=20))  # 00:10 on the 26th
+    saved = await taps(user, "Seconds", "💾 Save")
+    assert "yesterday 23:50" in saved.text
+    [stored] = episodes(harness, 3017)
+    assert stored["started_at"] == "2026-11-25T22:50:00+00:00"
+    assert stored["created_at"] == "2026-11-25T23:10:00+00:00"
+    await user.send("/history")
+    assert "Yesterday, Wed 25 Nov" in (await user.next_message()).text
+
+
+async def test_history_when_empty(harness: BotHarness) -> None:
+    user = await ready(harness, 3018)
+    await user.send("/history")
+    reply = await user.next_message()
+    assert "No episodes in the last 14 days" in reply.text and not reply.labels

@@ -219,6 +219,13 @@ def test_history_grouping_across_a_dst_change() -> None:
     ]
 
 
+def test_history_same_minute_newest_saved_first() -> None:
+    first = episode(intensity=1, created_at="2026-11-25T12:00:05+00:00")
+    second = episode(intensity=2, created_at="2026-11-25T12:00:40+00:00")
+    [group] = rules.group_by_local_day([first, second], NOW, "Europe/Berlin")
+    assert [e["intensity"] for e in group.episodes] == [2, 1]
+
+
 def test_history_uses_each_episodes_own_zone() -> None:
     # Logged at 23:30 in New York, then the user moved to Berlin: it stays on its own day.
     travelled = episode(started_at="2026-11-24T04:30:00+00:00", tz="America/New_York")
