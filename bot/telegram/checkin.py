@@ -40,6 +40,7 @@ STATE_KEY = "checkin"
 TEXT_INPUT = "ck"  # free text during a check-in: the note, or a nudge back to the buttons
 HISTORY_BUTTONS = 20  # episodes in /history that get edit/delete buttons (Telegram max is 100)
 HISTORY_LINES = 40  # episodes listed in /history; the rest are counted
+HISTORY_CHARS = 3300  # room left for the header, the hint and a "deleted" line
 # Which step each draft button is valid on; anything else is a stale press.
 VALID_STEPS = {
     "ck.i": ("intensity", "same"),
@@ -602,33 +603,40 @@ async def on_text(update: Update, ctx: CoachContext, text: str, _state: dict[str
 
 
 def _history_lines(ctx: CoachContext, groups: list[DayGroup]) -> tuple[list[str], list[Any]]:
+    """Day headings and numbered lines, newest first, stopping at HISTORY_LINES episodes or
+    HISTORY_CHARS characters (a Telegram message holds 4096)."""
     lines: list[str] = []
     shown: list[dict[str, Any]] = []
     vocab, now = ctx.content.vocabulary, ctx.services.clock.now()
+    size = 0
     for group in groups:
-        if len(shown) >= HISTORY_LINES:
-            break
         date = group.day.strftime("%a %d %b")
-        lines.append("")
-        lines.append(
+        heading = (
             ctx.t("checkin.history_day_today", date=date)
             if group.relative == "today"
             else ctx.t("checkin.history_day_yesterday", date=date)
             if group.relative == "yesterday"
             else ctx.t("checkin.history_day_earlier", date=date)
         )
-        for episode in group.episodes[: HISTORY_LINES - len(shown)]:
-            shown.append(episode)
+        block = ["", heading]
+        for episode in group.episodes:
             v = rules.view(episode, vocab, now)
-            lines.append(
-                ctx.t(
-                    "checkin.history_line",
-                    number=len(shown),
-                    time=v.local.strftime("%H:%M"),
-                    intensity=v.intensity,
-                    details=html.escape(v.details),
-                )
+            line = ctx.t(
+                "checkin.history_line",
+                number=len(shown) + 1,
+                time=v.local.strftime("%H:%M"),
+                intensity=v.intensity,
+                details=html.escape(v.details),
             )
+            cost = len(line) + 1 + sum(len(b) + 1 for b in block)  # heading on the day's first
+            if len(shown) >= HISTORY_LINES or size + cost > HISTORY_CHARS:
+                return lines, shown
+            if block:
+                lines += block
+                block = []
+            lines.append(line)
+            shown.append(episode)
+            size += cost
     return lines, shown
 
 

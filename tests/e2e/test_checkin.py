@@ -162,12 +162,16 @@ async def test_note_too_long_then_saved_and_free_text_nudge(harness: BotHarness)
     user = await ready(harness, 3005)
     await user.send("/checkin")
     await user.next_message()
-    await taps(user, "5")
+    old = await taps(user, "5")
     await user.send("it's in my calf")  # free text while a button is expected
+    retired = await user.next_message()
+    assert retired.is_edit and retired.message_id == old.message_id and not retired.labels
     nudge = await user.next_message()
-    if nudge.is_edit:  # the old message loses its buttons first
-        nudge = await user.next_message()
     assert "waiting for a tap" in nudge.text and "Where" in nudge.text
+    # The check-in moved to the new message: the old one's buttons no longer count.
+    answer = await user.press_data(old.data_for("Arms or hands"), message_id=old.message_id)
+    assert answer is not None and "expired" in answer
+    assert (await settled(harness, 3005))["regions"] == []
     await taps(user, "Arms or hands", "Done ✓", "Hours")
     asked = await taps(user, "✍️ Add a note")
     assert "up to 500" in asked.text
@@ -400,3 +404,22 @@ async def test_history_when_empty(harness: BotHarness) -> None:
     await user.send("/history")
     reply = await user.next_message()
     assert "No episodes in the last 14 days" in reply.text and not reply.labels
+
+
+async def test_a_long_history_fits_one_message(harness: BotHarness) -> None:
+    user = await ready(harness, 3019)
+    store = harness.app.bot_data["services"].store  # type: ignore[union-attr]
+    every = {
+        "regions": ["face", "neck_shoulders", "arms_hands", "chest_belly", "back", "many"],
+        "triggers": ["poor_sleep", "stress", "overdid_it", "caffeine", "cold", "low_fluids"],
+    }
+    for hours in range(60):  # a bad fortnight, logged with every box ticked
+        at = (NOON_BERLIN - timedelta(hours=5 * hours)).isoformat()
+        doc = {"started_at": at, "tz": "Europe/Berlin", "intensity": 7, "duration": "all_day"}
+        doc |= {"tried": [], "note": None, "source": "checkin", "created_at": at}
+        await store.insert(3019, "episodes", doc | every | {"updated_at": at})
+    await user.send("/history")
+    shown = await user.next_message()
+    assert len(shown.raw_text) < 4096
+    assert "1. 13:00 · 7/10" in shown.text and "earlier ones not shown" in shown.text
+    assert len(shown.labels) == 2 * min(20, shown.text.count("7/10"))
