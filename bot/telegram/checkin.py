@@ -137,9 +137,16 @@ def _drop_draft_in(db: TinyDB) -> None:
     doc = table.get(doc_id=SINGLE_DOC_ID)
     if doc is None:
         return
-    for key in (STATE_KEY, AWAITING):
-        if key in doc and (key == STATE_KEY or (doc[key] or {}).get("kind") == TEXT_INPUT):
-            table.update(delete_field(key), doc_ids=[SINGLE_DOC_ID])
+    ours = {STATE_KEY} | (
+        {AWAITING} if (doc.get(AWAITING) or {}).get("kind") == TEXT_INPUT else set()
+    )
+    if not ours & set(doc):
+        return  # nothing to drop: no write
+    if set(doc) <= ours:
+        db.drop_table(STATE)  # like Store.clear_state: no empty state document left behind
+        return
+    for key in ours & set(doc):
+        table.update(delete_field(key), doc_ids=[SINGLE_DOC_ID])
 
 
 async def _drop_draft(ctx: CoachContext, user_id: int) -> None:

@@ -97,7 +97,7 @@ async def test_full_checkin_in_six_taps(harness: BotHarness) -> None:
         "created_at": stored["created_at"],
         "updated_at": stored["created_at"],
     }
-    assert draft(harness, 3001) is None  # nothing half-finished left behind
+    assert not harness.stored(3001).get("state")  # nothing half-finished left behind
 
 
 async def test_same_as_last_time_in_two_taps(harness: BotHarness) -> None:
