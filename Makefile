@@ -24,5 +24,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests
 
+# Fault-injection suite, slow trials included (kill -9 x50, Telegram faults, fuzzing, disk, privacy).
+faults: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow or not slow" tests/faults
+
+# Benchmarks vs stock alternatives; prints one table (takes a few minutes).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -42,6 +42,7 @@ class E2EResult:
     p50_ms: float
     p99_ms: float
     errors: int
+    api_calls_per_update: float  # Bot API calls besides getUpdates, per update served
 
 
 async def _echo(update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
@@ -49,7 +50,9 @@ async def _echo(update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(update.effective_message.text)
 
 
-def build_echo(server: LoopbackBotAPI, concurrent: int | bool) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_echo(
+    server: LoopbackBotAPI, concurrent: int | bool
+) -> Application[Any, Any, Any, Any, Any, Any]:
     app = (
         ApplicationBuilder()
         .token(TOKEN)
@@ -71,6 +74,7 @@ async def _phase(
     steps: list[Any],
 ) -> E2EResult:
     await start_polling(app, timeout=1)
+    server.reset_calls()
     try:
         fakes = [server.user(first_uid + n) for n in range(users)]
         started = time.perf_counter()
@@ -82,6 +86,8 @@ async def _phase(
         await stop_polling(app)
     latencies = [x for o in outcomes if isinstance(o, list) for x in o]
     errors = sum(1 for o in outcomes if isinstance(o, BaseException))
+    counts = dict(server.call_counts)
+    calls = sum(counts.values()) - counts.get("getUpdates", 0)
     return E2EResult(
         bot=name,
         users=users,
@@ -91,10 +97,13 @@ async def _phase(
         p50_ms=ms(percentile(latencies, 50)),
         p99_ms=ms(percentile(latencies, 99)),
         errors=errors,
+        api_calls_per_update=calls / max(1, len(latencies)),
     )
 
 
-async def bench_e2e(users: int = 200, rounds: int = 3, data_root: Path | None = None) -> list[E2EResult]:
+async def bench_e2e(
+    users: int = 200, rounds: int = 3, data_root: Path | None = None
+) -> list[E2EResult]:
     """Echo (PTB defaults), echo (concurrent), coach; same server, same run, fresh users each."""
     with tempfile.TemporaryDirectory(dir=data_root) as tmp:
         async with LoopbackBotAPI(TOKEN, record_calls=False) as server:

@@ -180,11 +180,15 @@ def bench_tinydb(
         if estimate > remaining:
             results.append(
                 StorageResult(
-                    "stock TinyDB (JSONStorage, one file)", size, 0, float("nan"),
-                    float("nan"), 0.0,
+                    "stock TinyDB (JSONStorage, one file)",
+                    size,
+                    0,
+                    float("nan"),
+                    float("nan"),
+                    0.0,
                     note=f"not reached: ~{estimate / 7:.1f} s per insert expected, "
                     f"{remaining:.0f} s of budget left",
-                )  # fmt: skip
+                )
             )
             continue
         build = build_tinydb_fixture(path, size)
@@ -208,8 +212,12 @@ def bench_tinydb(
         per_insert, previous = percentile(timings, 50), size
         results.append(
             StorageResult(
-                "stock TinyDB (JSONStorage, one file)", size, len(timings),
-                ms(percentile(timings, 50)), ms(percentile(timings, 99)), build,
-            )  # fmt: skip
+                "stock TinyDB (JSONStorage, one file)",
+                size,
+                len(timings),
+                ms(percentile(timings, 50)),
+                ms(percentile(timings, 99)),
+                build,
+            )
         )
     return results

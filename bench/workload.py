@@ -26,13 +26,18 @@ ONBOARDING = (
     Step("press", "Berlin", 2),  # confirmation (edit), tip time question
     Step("press", "08:00", 2),  # confirmation (edit), main menu
 )
-# One round after onboarding; each round writes to the user's file once.
-# TODO(check-ins): once issue 3 lands, make this a full check-in (menu tap, intensity, region,
-# "save") so every round stores an episode.
+# One round after onboarding: a full check-in, the way tests/e2e/test_checkin.py does it
+# (menu button, intensity, two regions, done, duration, trigger, save): 8 updates, 1 episode.
+CHECKIN_MENU = "📝 Log an episode"
 ROUND = (
-    Step("send", "/settings", 1),
-    Step("press", "Change time zone", 1),
-    Step("press", "Berlin", 1),  # saved; confirmation (edit)
+    Step("send", CHECKIN_MENU, 1),  # the check-in message (intensity question)
+    Step("press", "6", 1),  # each press: answered, then the same message edited
+    Step("press", "Back", 1),
+    Step("press", "Calves or feet", 1),
+    Step("press", "Done ✓", 1),
+    Step("press", "Minutes", 1),
+    Step("press", "Stress", 1),
+    Step("press", "💾 Save", 1),  # stored; the message becomes "✓ Saved: ..."
 )
 
 
