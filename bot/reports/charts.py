@@ -73,7 +73,7 @@ def week_chart(summary: WeekSummary, labels: WeekLabels) -> bytes:
 def report_chart(series: Sequence[Day], labels: ReportLabels) -> bytes:
     """Black-and-white friendly: grey bars for episodes per day, a black line with markers for
     the day's average intensity (0-10 NRS). Readable when printed without colour."""
-    fig = Figure(figsize=(7.5, 3.2), layout="constrained")
+    fig = Figure(figsize=(7.5, 2.8), layout="constrained")
     ax = fig.subplots()
     xs = list(range(len(series)))
     counts_ax = ax.twinx()

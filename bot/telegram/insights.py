@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 EPISODES, RUNS, RED_FLAGS = "episodes", "relief_runs", "red_flags"
 REDFLAG_STATE, FORGET_STATE = "redflag", "forget"
 REPORT_DAYS = (30, 90)
+MAX_RELIEF_ROWS = 8  # most-tried first; keeps the report within two pages
 TICK_SECONDS = 15 * 60
 WEEKLY_FROM = time(18, 0)  # Sunday evening, local
 DAILY_HOUR = 18  # the local hour in which the red-flag recheck and GP note are considered
@@ -261,7 +262,7 @@ def _report_document(
                 for k in ("much_better", "a_bit_better", "same", "worse", "no_answer")
             ),
         )
-        for routine, times, outcomes in data.relief
+        for routine, times, outcomes in data.relief[:MAX_RELIEF_ROWS]
     ]
     tables = [
         Table(
@@ -400,8 +401,9 @@ async def red_flag_offer(services: Services, user_id: int) -> tuple[str, InlineK
     safety_text = safety_content()
     token = secrets.token_urlsafe(6)
     now = services.clock.now()
-    await services.store.set_state(user_id, REDFLAG_STATE, {"token": token, "answers": {}})
+    # The profile first: it raises KeyError for a deleted user, so no file is recreated.
     await services.store.update_profile(user_id, {"redflag_offered_at": now.isoformat()})
+    await services.store.set_state(user_id, REDFLAG_STATE, {"token": token, "answers": {}})
     codec = services.codec
     keyboard = inline(
         [

@@ -149,6 +149,13 @@ async def test_report_with_nothing_logged_says_so(harness: BotHarness) -> None:
     reply = await user.next_message()
     assert "nothing to put in a report" in reply.text
     assert user.documents == []
+    # A validly signed button with a period we never offer, or someone else's button: refused.
+    assert harness.app is not None
+    codec = services_of(harness.app).codec
+    for data in (codec.encode(7104, "rp.d", 45), codec.encode(9999, "rp.d", 30)):
+        answer = await user.press_data(data)
+        assert answer is not None and "expired" in answer
+    await user.expect_silence(0.2)
 
 
 async def test_red_flag_yes_gets_the_doctor_message_and_shows_on_the_report(
@@ -415,3 +422,13 @@ async def test_gp_note_at_most_once_a_month_and_red_flag_recheck_after_four_week
     assert await insights.run_due(harness.app) == {}
     harness.clock.set(evening + timedelta(days=30, hours=1))  # 19:05: past the daily hour
     assert await insights.run_due(harness.app) == {}
+    sunday = datetime(2027, 1, 10, 18, 30, tzinfo=UTC)  # Sunday 19:30 Berlin, not the GP hour
+    await seed(harness, 7112, "episodes", [episode(sunday - timedelta(days=d), 3) for d in (1, 16)])
+    assert await insights_at(harness, sunday) == {}
+    assert await insights_at(harness, sunday - timedelta(hours=1)) == {7112: ["gp_note"]}
+
+
+async def insights_at(harness: BotHarness, when: datetime) -> dict[int, list[str]]:
+    assert harness.app is not None
+    harness.clock.set(when)
+    return await insights.run_due(harness.app)
