@@ -87,10 +87,13 @@ async def gate(update: Update, ctx: CoachContext) -> None:
     profile = await ctx.store.get_profile(update.effective_user.id)
     if profile and profile.get("accepted"):
         return
+    message = update.effective_message
     if update.callback_query is not None:
         await update.callback_query.answer(ctx.t("common.need_accept_short"))
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(ctx.t("common.need_accept"))
+    elif message is not None and message.text and await crisis_guard(update, ctx, message.text):
+        pass  # crisis words are answered with care even before the note is accepted
+    elif message is not None:
+        await message.reply_text(ctx.t("common.need_accept"))
     raise ApplicationHandlerStop
 
 

@@ -259,6 +259,19 @@ async def test_crisis_words_get_resources_even_while_typing_a_note(harness: BotH
     assert received == ["Bad night. I keep thinking about suicide."]
 
 
+async def test_crisis_words_are_answered_even_before_the_note_is_accepted(
+    harness: BotHarness,
+) -> None:
+    user = harness.user(7113)
+    await user.send("/start")
+    await user.next_message()
+    await user.next_message()
+    await user.send("I don't want to live anymore")
+    reply = await user.next_message()
+    assert "local emergency number" in reply.text
+    await user.expect_silence(0.2)
+
+
 async def set_awaiting_for(harness: BotHarness, user_id: int, kind: str) -> None:
     assert harness.app is not None
 
