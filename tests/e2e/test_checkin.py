@@ -97,7 +97,8 @@ async def test_full_checkin_in_six_taps(harness: BotHarness) -> None:
         "created_at": stored["created_at"],
         "updated_at": stored["created_at"],
     }
-    assert not harness.stored(3001).get("state")  # nothing half-finished left behind
+    state = harness.stored(3001).get("state", {}).get("1", {})
+    assert "checkin" not in state and "awaiting" not in state  # nothing half-finished left
 
 
 async def test_same_as_last_time_in_two_taps(harness: BotHarness) -> None:
