@@ -19,6 +19,9 @@ class Profile(TypedDict, total=False):
     tip_time     local "HH:MM" for the morning tip; absent until chosen.
     onboarded    True once time zone and tip time are set and the menu was shown.
     active       False after Telegram told us they blocked the bot; /start sets it back.
+    relief_followup_minutes
+                 minutes between the end of a relief routine and "how is it now?" (5-30;
+                 absent = 10). Set from the routine's end message.
     """
 
     user_id: int
@@ -29,6 +32,7 @@ class Profile(TypedDict, total=False):
     tip_time: str
     onboarded: bool
     active: bool
+    relief_followup_minutes: int
 
 
 def new_profile(user_id: int, now: datetime) -> Profile:

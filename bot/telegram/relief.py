@@ -10,7 +10,7 @@ is sent at most once, and its answer is stored on the run.
 
 Records: table "relief_runs" (the shared contract in the brief) holds every run; the flow state
 key "relief" holds the run in progress: {run_id, step, message_id, hold_due_at}. At start the
-timers are rebuilt from those two (a background task, so polling starts at once).
+timers are rebuilt from those two (in a job, so polling does not wait for the scan).
 
 Routes (prefix rl): rl.start [region] (new message; other features may link to it),
 rl.reg region, rl.go region routine, rl.nx / rl.sk / rl.st run step, rl.oth run, rl.fd run,
@@ -87,12 +87,9 @@ def _known_region(ctx: CoachContext, region: str) -> bool:
     return any(c.id == region for c in ctx.content.vocabulary.regions)
 
 
-async def _answers(
-    ctx: CoachContext, uid: int, runs: list[dict[str, Any]] | None = None
-) -> dict[str, list[tuple[str, str]]]:
+async def _answers(ctx: CoachContext, uid: int) -> dict[str, list[tuple[str, str]]]:
     """This person's answered follow-ups as region -> [(routine_id, outcome)]."""
-    if runs is None:
-        runs = await ctx.store.all(uid, RUNS)
+    runs = await ctx.store.all(uid, RUNS)
     by_region: dict[str, list[tuple[str, str]]] = {}
     for run in runs:
         if run.get("outcome"):
@@ -288,9 +285,13 @@ async def on_region(update: Update, ctx: CoachContext) -> None:
     if not _known_region(ctx, region):
         await query.answer(ctx.t("common.expired_button"))
         return
+    uid = user_id_of(update)
+    message_id = _message_id(update)
+    if await _shows_running_step(ctx, uid, message_id, allow_best_offer=False):
+        await query.answer(ctx.t("relief.moved_on"))  # a double tap on the picker
+        return
     await query.answer()
-    message_id = query.message.message_id if query.message else None
-    await _start_ranked(ctx, user_id_of(update), region, message_id=message_id)
+    await _start_ranked(ctx, uid, region, message_id=message_id)
 
 
 async def on_go(update: Update, ctx: CoachContext) -> None:
@@ -305,9 +306,24 @@ async def on_go(update: Update, ctx: CoachContext) -> None:
     if routine is None or not _known_region(ctx, region) or region not in routine.regions:
         await query.answer(ctx.t("common.expired_button"))
         return
+    uid = user_id_of(update)
+    message_id = _message_id(update)
+    # On a routine in progress only "⭐ <best> instead" may start another, and only while shown.
+    if await _shows_running_step(ctx, uid, message_id, allow_best_offer=True):
+        await query.answer(ctx.t("relief.moved_on"))
+        return
     await query.answer()
-    message_id = query.message.message_id if query.message else None
-    await _start(ctx, user_id_of(update), region, routine, message_id=message_id)
+    await _start(ctx, uid, region, routine, message_id=message_id)
+
+
+async def _shows_running_step(
+    ctx: CoachContext, uid: int, message_id: int | None, *, allow_best_offer: bool
+) -> bool:
+    """Whether this message already shows a routine in progress (so an older press is stale)."""
+    state = await ctx.store.get_state(uid, STATE)
+    if not state or message_id is None or state.get("message_id") != message_id:
+        return False
+    return not (allow_best_offer and state.get("best_offer"))
 
 
 async def _start_ranked(ctx: CoachContext, uid: int, region: str, message_id: int | None) -> None:
@@ -359,7 +375,9 @@ async def _start(
             },
         )
         text, markup = _step_view(ctx, uid, run_id, routine, 0, note=note, extra_row=extra_row)
-        await _show_step(ctx, uid, run_id, routine, 0, message_id, text, markup)
+        await _show_step(
+            ctx, uid, run_id, routine, 0, message_id, text, markup, best_offer=bool(extra_row)
+        )
 
 
 async def _supersede(ctx: CoachContext, uid: int) -> None:
@@ -388,6 +406,8 @@ async def _show_step(
     message_id: int | None,
     text: str,
     markup: InlineKeyboardMarkup,
+    *,
+    best_offer: bool = False,
 ) -> None:
     """Record which step is showing (and when a hold ends), arm its timer, then show it.
 
@@ -396,7 +416,14 @@ async def _show_step(
     """
     delay = domain.hold_delay(routine.steps[index], _scale(ctx))
     due = None if delay is None else _iso(_now(ctx) + timedelta(seconds=delay))
-    state = {"run_id": run_id, "step": index, "message_id": message_id, "hold_due_at": due}
+    state: dict[str, Any] = {
+        "run_id": run_id,
+        "step": index,
+        "message_id": message_id,
+        "hold_due_at": due,
+    }
+    if best_offer:
+        state["best_offer"] = True  # this step shows "⭐ <their best> instead"
     await ctx.store.set_state(uid, STATE, state)
     if delay is None:
         _unschedule(ctx, _hold_job_name(uid))

@@ -142,6 +142,10 @@ async def test_two_taps_to_first_step_hold_advances_followup_answer_stored(
 async def test_stale_and_forged_buttons_change_nothing(fast: BotHarness) -> None:
     user = await onboard(fast, 4002)
     await _start_calf_routine(user)
+    picker_press = user.callback_answers[-1]
+    replay = await user.press_data(picker_press.data, picker_press.message_id)  # a double tap
+    assert replay == "That step has already moved on."
+    assert len(_runs(fast, 4002)) == 1
     step1 = user.last_message
     assert step1 is not None
     old_next = step1.data_for("Next ▶")
@@ -232,6 +236,9 @@ async def test_hold_resumes_after_restart(slower: BotHarness) -> None:
     assert "Calf stretch at a wall" not in other.labels
     await user.press("Warmth on the muscle")
     await user.next_message()
+    list_press = user.callback_answers[-1]
+    replay = await user.press_data(list_press.data, list_press.message_id)  # a double tap
+    assert replay == "That step has already moved on."
     await user.press("Next ▶")
     hold = await user.next_message()
     assert "About 10 min" in hold.text  # a 605 s hold: 6 s at this scale
@@ -277,6 +284,10 @@ async def test_untried_routine_offered_with_best_one_tap_away(fast: BotHarness) 
     await user.press("⭐ Neck and shoulder release instead")
     best = await user.next_message()
     assert best.message_id == first.message_id and "Neck and shoulder release" in best.text
+    best_press = user.callback_answers[-1]
+    assert await user.press_data(best_press.data, best_press.message_id) == (
+        "That step has already moved on."
+    )
     runs = _runs(fast, 4008)
     assert [r["status"] for r in runs] == ["finished", "stopped", "running"]
     assert runs[1]["followup_due_at"] is None  # replaced at once: no question about it

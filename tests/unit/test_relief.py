@@ -156,3 +156,16 @@ def test_schema_rejects_bad_routines(changes: dict[str, object], message: str) -
 def test_schema_rejects_a_hold_longer_than_twenty_minutes() -> None:
     with pytest.raises(ValueError):
         Step(text="cold pack", hold_seconds=21 * 60)
+
+
+def test_time_scale_comes_from_the_environment() -> None:
+    from bot.config import ConfigError, load_settings
+
+    token = "123456:" + "A" * 35
+    assert load_settings({"TELEGRAM_BOT_TOKEN": token}).time_scale == 1.0
+    assert load_settings({"TELEGRAM_BOT_TOKEN": token, "COACH_TIME_SCALE": "0.01"}).time_scale == (
+        0.01
+    )
+    for bad in ("0", "-1", "2", "fast", "nan"):
+        with pytest.raises(ConfigError, match="COACH_TIME_SCALE"):
+            load_settings({"TELEGRAM_BOT_TOKEN": token, "COACH_TIME_SCALE": bad})
