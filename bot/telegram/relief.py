@@ -761,6 +761,13 @@ async def _rebuild_all(ctx: CoachContext) -> None:
 
 
 async def _rebuild_user(ctx: CoachContext, uid: int) -> int:
+    # Under the lock: a routine finished during the scan must not have its timer replaced by
+    # one read before it.
+    async with _lock(ctx, uid):
+        return await _rebuild_user_locked(ctx, uid)
+
+
+async def _rebuild_user_locked(ctx: CoachContext, uid: int) -> int:
     runs = await ctx.store.all(uid, RUNS)
     if not runs:
         return 0
