@@ -6,6 +6,7 @@ never by patching sleep. The ManualClock moves stored time while the bot is down
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -351,3 +352,26 @@ def _answered(routine_id: str, outcome: str) -> dict[str, Any]:
         "outcome": outcome,
         "answered_at": stamp,
     }
+
+
+async def test_no_followup_for_someone_who_blocked_the_bot(fast: BotHarness) -> None:
+    user = await onboard(fast, 4010)
+    await user.tap("🌀 Twitching now")
+    await user.next_message()
+    await user.press("Many places at once")
+    first = await user.next_message()
+    assert "Slow breathing" in first.text  # doable anywhere, so it comes first here
+    await user.press("Stop ■")
+    await user.next_message()
+    user.block()
+    assert fast.app is not None and fast.app.job_queue is not None
+    queue = fast.app.job_queue
+    assert queue.get_jobs_by_name("rl.fu.4010")  # armed...
+    for _ in range(100):  # ...and it fires (after 0.6 s) while they have blocked the bot
+        if not queue.get_jobs_by_name("rl.fu.4010"):
+            break
+        await asyncio.sleep(0.05)
+    await user.expect_silence(0.2)
+    run = _runs(fast, 4010)[0]
+    assert run["followup_sent_at"] is None and fast.stored_profile(4010)["active"] is False
+    assert not [m for m in user.messages if "How is the twitching now" in m.text]
