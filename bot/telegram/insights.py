@@ -30,7 +30,7 @@ from telegram import Bot, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.content import Vocabulary
+from bot.content import Content, Vocabulary
 from bot.domain import insights as stats
 from bot.domain import safety
 from bot.domain.zones import local_now
@@ -72,9 +72,10 @@ def _fmt(value: float | None, ctx_t: Any) -> str:
     return f"{value:.1f}" if value is not None else ctx_t("insights.week_no_average")
 
 
-def _routine_name(routine_id: str) -> str:
-    """Relief routines are content of the relief feature; show their id readably."""
-    return routine_id.replace("_", " ").replace("-", " ").strip().capitalize()
+def _routine_name(content: Content, routine_id: str) -> str:
+    """A routine's title from content (a retired routine's id, made readable)."""
+    routine = content.relief.get(routine_id)
+    return routine.title if routine else routine_id.replace("_", " ").capitalize()
 
 
 def _day_label(day: Any) -> str:
@@ -130,7 +131,7 @@ async def _week_parts(
         lines.append(
             t(
                 "insights.week_relief",
-                routine=html.escape(_routine_name(summary.relief.routine_id)),
+                routine=html.escape(_routine_name(content, summary.relief.routine_id)),
                 helped=summary.relief.helped,
                 answered=summary.relief.answered,
             )
@@ -255,7 +256,7 @@ def _report_document(
     trigger_rows = [(Vocabulary.label(vocabulary.triggers, r), str(n)) for r, n in data.triggers]
     relief_rows = [
         (
-            _routine_name(routine),
+            _routine_name(ctx.content, routine),
             str(times),
             " / ".join(
                 str(outcomes.get(k, 0))
