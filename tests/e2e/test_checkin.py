@@ -81,7 +81,7 @@ async def test_full_checkin_in_six_taps(harness: BotHarness) -> None:
     assert "Calves or feet · Minutes · Stress" in saved.text
     assert "today 13:00" in saved.text
     assert saved.labels[:2] == ["✏️ Edit", "🗑 Delete"]
-    assert "Twitching now" in saved.text  # the relief offer (relief feature not merged yet)
+    assert "🌀 Relief for Calves or feet" in saved.labels  # the relief offer, one tap away
 
     [stored] = episodes(harness, 3001)
     assert stored == {
