@@ -21,7 +21,6 @@ import html
 import io
 import json
 import logging
-import re
 import secrets
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -41,6 +40,7 @@ from bot.telegram.callbacks import BadCallback, feature_pattern
 from bot.telegram.common import decode, edit_or_send, user_id_of
 from bot.telegram.context import CoachContext, Services, services_of
 from bot.telegram.delivery import deliver, mark_inactive
+from bot.telegram.jobs import remove_user_jobs
 from bot.telegram.keyboards import inline
 from bot.telegram.safety import safety_content
 
@@ -570,24 +570,6 @@ async def export_command(update: Update, ctx: CoachContext) -> None:
 
 
 # ---------------------------------------------------------------------------- forget
-
-
-def job_belongs_to(name: str | None, user_id: int) -> bool:
-    """Job-naming convention for per-user jobs: the name holds the token ``u<user_id>`` on its
-    own, e.g. "rl.hold.u123.7" or "u123:followup" ("u1234" is not user 12's)."""
-    return bool(name) and re.search(rf"(?<![A-Za-z0-9])u{user_id}(?![0-9])", name) is not None
-
-
-def remove_user_jobs(app: App, user_id: int) -> int:
-    """Unschedule every job of this user; returns how many."""
-    if app.job_queue is None:
-        return 0
-    removed = 0
-    for job in app.job_queue.jobs():
-        if job_belongs_to(job.name, user_id):
-            job.schedule_removal()
-            removed += 1
-    return removed
 
 
 async def forget_command(update: Update, ctx: CoachContext) -> None:

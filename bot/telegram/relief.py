@@ -37,6 +37,7 @@ from bot.telegram.callbacks import BadCallback, Callback, route_pattern
 from bot.telegram.common import decode, user_id_of
 from bot.telegram.context import CoachContext, Services
 from bot.telegram.delivery import deliver, mark_inactive
+from bot.telegram.jobs import user_job_name
 from bot.telegram.keyboards import chunk, inline
 
 log = logging.getLogger(__name__)
@@ -137,12 +138,12 @@ def _unschedule(ctx: CoachContext, name: str) -> None:
 
 
 def _hold_job_name(uid: int) -> str:
-    return f"rl.hold.{uid}"
+    return user_job_name("rl.hold", uid)
 
 
 def _followup_job_name(uid: int) -> str:
     # One pending follow-up per person: a newer routine replaces the older one's.
-    return f"rl.fu.{uid}"
+    return user_job_name("rl.fu", uid)
 
 
 # --------------------------------------------------------------------------- views

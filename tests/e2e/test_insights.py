@@ -18,6 +18,7 @@ from bot.sandbox import FakeUser
 from bot.telegram import insights
 from bot.telegram.common import set_awaiting
 from bot.telegram.context import services_of
+from bot.telegram.jobs import user_job_name
 from tests.e2e.harness import BotHarness, onboard
 
 WEDNESDAY = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # 10:00 in Berlin
@@ -327,8 +328,8 @@ async def test_forget_deletes_everything_of_that_user_only(harness: BotHarness) 
     async def noop(_ctx: Any) -> None:
         return None
 
-    for uid in (7777101, 7777202):  # jobs named per the convention other features follow
-        harness.app.job_queue.run_once(noop, 3600, name=f"rl.followup.u{uid}.1")
+    for uid in (7777101, 7777202):  # per-user jobs are named by the shared helper
+        harness.app.job_queue.run_once(noop, 3600, name=user_job_name("rl.fu", uid))
     assert files_mentioning(harness, 7777101)
 
     await gone.send("/forget")
@@ -348,7 +349,7 @@ async def test_forget_deletes_everything_of_that_user_only(harness: BotHarness) 
 
     assert files_mentioning(harness, 7777101) == []
     names = [job.name for job in harness.app.job_queue.jobs()]
-    assert "rl.followup.u7777101.1" not in names and "rl.followup.u7777202.1" in names
+    assert "rl.fu.u7777101" not in names and "rl.fu.u7777202" in names
     assert len(harness.stored(7777202)["episodes"]) == 6
     assert harness.stored_profile(7777202)["onboarded"] is True
 

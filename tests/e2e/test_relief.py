@@ -366,9 +366,9 @@ async def test_no_followup_for_someone_who_blocked_the_bot(fast: BotHarness) -> 
     user.block()
     assert fast.app is not None and fast.app.job_queue is not None
     queue = fast.app.job_queue
-    assert queue.get_jobs_by_name("rl.fu.4010")  # armed...
+    assert queue.get_jobs_by_name("rl.fu.u4010")  # armed...
     for _ in range(100):  # ...and it fires (after 0.6 s) while they have blocked the bot
-        if not queue.get_jobs_by_name("rl.fu.4010"):
+        if not queue.get_jobs_by_name("rl.fu.u4010"):
             break
         await asyncio.sleep(0.05)
     await user.expect_silence(0.2)
@@ -404,3 +404,21 @@ async def test_log_this_episode_after_relief_prefills_region_and_routine(
     episode = next(iter(slower.stored(4090)["episodes"].values()))
     assert episode["source"] == "relief" and episode["tried"] == ["calf_stretch"]
     assert episode["regions"] == ["calves_feet"] and episode["intensity"] == 4
+
+
+async def test_forget_mid_routine_stops_its_timers(slower: BotHarness) -> None:
+    user = await onboard(slower, 4091)
+    await _start_calf_routine(user)
+    await user.press("Next ▶")
+    hold = await user.next_message()
+    assert "hold for 30 s" in hold.text  # a hold timer is now pending
+    assert slower.app is not None and slower.app.job_queue is not None
+    assert any(j.name == "rl.hold.u4091" for j in slower.app.job_queue.jobs())
+    await user.send("/forget")
+    await user.next_message()
+    await user.press("Yes, delete everything")
+    assert "deleted" in (await user.next_message()).text
+    await asyncio.sleep(0)  # let the scheduler drop the removed jobs
+    assert not [j.name for j in slower.app.job_queue.jobs() if "u4091" in (j.name or "")]
+    await user.expect_silence(0.6)  # the hold would have ended by now (30 s x 0.01 + lead-in)
+    assert not slower.user_file(4091).exists()

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bot.domain import insights as stats
-from bot.telegram.insights import episodes_csv, job_belongs_to
+from bot.telegram.insights import episodes_csv
+from bot.telegram.jobs import job_belongs_to
 
 ZONE = "Europe/Berlin"
 NOW = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)  # Wednesday 18:00 in Berlin
