@@ -19,6 +19,13 @@ class Profile(TypedDict, total=False):
     tip_time     local "HH:MM" for the morning tip; absent until chosen.
     onboarded    True once time zone and tip time are set and the menu was shown.
     active       False after Telegram told us they blocked the bot; /start sets it back.
+    weekly_summary     True if they opted in to the Sunday-evening summary (insights).
+    weekly_sent_week   ISO week ("2026-W48", local) of the last Sunday summary sent.
+    redflag_offered_at when the red-flag check was last offered (answered or skipped).
+    gp_prompted_at     when the "worth mentioning to your GP" note was last sent.
+    relief_followup_minutes
+                 minutes between the end of a relief routine and "how is it now?" (5-30;
+                 absent = 10). Set from the routine's end message.
     """
 
     user_id: int
@@ -29,6 +36,11 @@ class Profile(TypedDict, total=False):
     tip_time: str
     onboarded: bool
     active: bool
+    weekly_summary: bool
+    weekly_sent_week: str
+    redflag_offered_at: str
+    gp_prompted_at: str
+    relief_followup_minutes: int
 
 
 def new_profile(user_id: int, now: datetime) -> Profile:

@@ -26,7 +26,7 @@ from tinydb.table import Document
 from bot.domain import checkin as rules
 from bot.domain.checkin import TABLE, DayGroup, InvalidEpisode, NoteProblem
 from bot.storage.store import SINGLE_DOC_ID, STATE
-from bot.telegram.callbacks import BadCallback, Callback, feature_pattern
+from bot.telegram.callbacks import BadCallback, Callback, feature_pattern, route_pattern
 from bot.telegram.common import AWAITING, decode, edit_or_send, user_id_of
 from bot.telegram.context import CoachContext
 from bot.telegram.keyboards import chunk, inline, main_menu
@@ -676,6 +676,25 @@ async def _history(ctx: CoachContext, user_id: int) -> tuple[str, Markup | None]
     return "\n".join([ctx.t("checkin.history_header"), *lines]), inline(chunk(buttons, 4))
 
 
+async def on_log_after_relief(update: Update, ctx: CoachContext) -> None:
+    """"Log this episode" at the end of a relief routine: region and routine come prefilled."""
+    query = update.callback_query
+    assert query is not None
+    callback = await decode(update, ctx)
+    if callback is None:
+        return
+    try:
+        region, routine_id = callback.arg(0), callback.arg(1)
+    except BadCallback:
+        region = routine_id = ""
+    known_region = any(r.id == region for r in ctx.content.vocabulary.regions)
+    if not known_region or ctx.content.relief.get(routine_id) is None:
+        await query.answer(ctx.t("common.expired_button"))
+        return
+    await query.answer()
+    await start_checkin(update, ctx, prefill_regions=[region], tried=[routine_id])
+
+
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services = app.bot_data["services"]
     services.text_inputs[TEXT_INPUT] = on_text
@@ -683,4 +702,6 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services.cancel_hooks.append(on_cancel)
     app.add_handler(CommandHandler("checkin", checkin_command))
     app.add_handler(CommandHandler("history", history_command))
+    # Before the catch-all below: this one is pressed on a relief message, not a draft.
+    app.add_handler(CallbackQueryHandler(on_log_after_relief, pattern=route_pattern("ck.new")))
     app.add_handler(CallbackQueryHandler(on_button, pattern=feature_pattern("ck")))

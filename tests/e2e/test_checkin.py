@@ -81,7 +81,7 @@ async def test_full_checkin_in_six_taps(harness: BotHarness) -> None:
     assert "Calves or feet · Minutes · Stress" in saved.text
     assert "today 13:00" in saved.text
     assert saved.labels[:2] == ["✏️ Edit", "🗑 Delete"]
-    assert "Twitching now" in saved.text  # the relief offer (relief feature not merged yet)
+    assert "🌀 Relief for Calves or feet" in saved.labels  # the relief offer, one tap away
 
     [stored] = episodes(harness, 3001)
     assert stored == {
@@ -97,7 +97,8 @@ async def test_full_checkin_in_six_taps(harness: BotHarness) -> None:
         "created_at": stored["created_at"],
         "updated_at": stored["created_at"],
     }
-    assert not harness.stored(3001).get("state")  # nothing half-finished left behind
+    state = harness.stored(3001).get("state", {}).get("1", {})
+    assert "checkin" not in state and "awaiting" not in state  # nothing half-finished left
 
 
 async def test_same_as_last_time_in_two_taps(harness: BotHarness) -> None:
