@@ -19,11 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bench.stats import ms, percentile
-from bench.workload import coach_session, echo_session, run_session
+from bench.workload import button_echo_session, coach_session, echo_session, run_session
 from bot.app import build_application, start_polling, stop_polling
 from bot.config import Secret, Settings
 from bot.sandbox import LoopbackBotAPI
@@ -43,6 +50,7 @@ class E2EResult:
     p99_ms: float
     errors: int
     api_calls_per_update: float  # Bot API calls besides getUpdates, per update served
+    cpu_ms_per_update: float  # this process (bot + loopback server + users), all threads
 
 
 async def _echo(update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
@@ -50,17 +58,42 @@ async def _echo(update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_text(update.effective_message.text)
 
 
-def build_echo(
-    server: LoopbackBotAPI, concurrent: int | bool
-) -> Application[Any, Any, Any, Any, Any, Any]:
-    app = (
+_TAP = InlineKeyboardMarkup([[InlineKeyboardButton("tap", callback_data="tap")]])
+
+
+async def _button_reply(update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
+    await update.effective_message.reply_text("tap the button", reply_markup=_TAP)
+
+
+async def _button_echo(update: Update, _ctx: ContextTypes.DEFAULT_TYPE) -> None:
+    """What a button costs at least: answer the tap, edit the message in place."""
+    query = update.callback_query
+    assert query is not None
+    await query.answer()
+    await query.edit_message_text(f"tapped {update.update_id}", reply_markup=_TAP)
+
+
+def build_button_echo(server: LoopbackBotAPI) -> Application[Any, Any, Any, Any, Any, Any]:
+    app = _builder(server).concurrent_updates(256).build()
+    app.add_handler(MessageHandler(filters.TEXT, _button_reply))
+    app.add_handler(CallbackQueryHandler(_button_echo))
+    return app
+
+
+def _builder(server: LoopbackBotAPI) -> Any:
+    return (
         ApplicationBuilder()
         .token(TOKEN)
         .base_url(server.base_url)
         .base_file_url(server.base_file_url)
-        .concurrent_updates(concurrent)
-        .build()
     )
+
+
+def build_echo(
+    server: LoopbackBotAPI, concurrent: int | bool
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    app = _builder(server).concurrent_updates(concurrent).build()
     app.add_handler(MessageHandler(filters.TEXT, _echo))
     return app
 
@@ -77,11 +110,11 @@ async def _phase(
     server.reset_calls()
     try:
         fakes = [server.user(first_uid + n) for n in range(users)]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         outcomes = await asyncio.gather(
             *(run_session(u, steps) for u in fakes), return_exceptions=True
         )
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     finally:
         await stop_polling(app)
     latencies = [x for o in outcomes if isinstance(o, list) for x in o]
@@ -98,13 +131,15 @@ async def _phase(
         p99_ms=ms(percentile(latencies, 99)),
         errors=errors,
         api_calls_per_update=calls / max(1, len(latencies)),
+        cpu_ms_per_update=ms(cpu) / max(1, len(latencies)),
     )
 
 
 async def bench_e2e(
     users: int = 200, rounds: int = 3, data_root: Path | None = None
 ) -> list[E2EResult]:
-    """Echo (PTB defaults), echo (concurrent), coach; same server, same run, fresh users each."""
+    """Echo (PTB defaults), echo (concurrent), button echo (the API calls of a button flow and
+    nothing else), coach; same server, same run, fresh users each."""
     with tempfile.TemporaryDirectory(dir=data_root) as tmp:
         async with LoopbackBotAPI(TOKEN, record_calls=False) as server:
             results = [
@@ -115,6 +150,10 @@ async def bench_e2e(
                 await _phase(
                     server, build_echo(server, 256), "PTB echo bot (concurrent_updates=256)",
                     2_000_000, users, echo_session(rounds),
+                ),
+                await _phase(
+                    server, build_button_echo(server), "PTB button echo (answer+edit, 256)",
+                    4_000_000, users, button_echo_session(rounds),
                 ),
             ]  # fmt: skip
             settings = Settings(

@@ -50,6 +50,12 @@ def echo_session(rounds: int) -> list[Step]:
     return [Step("send", f"hello {n}", 1) for n in range(len(coach_session(rounds)))]
 
 
+def button_echo_session(rounds: int) -> list[Step]:
+    """The same number of updates for a bare button bot: one text, then taps (answer + edit)."""
+    count = len(coach_session(rounds))
+    return [Step("send", "/start", 1), *(Step("press", "tap", 1) for _ in range(count - 1))]
+
+
 async def run_session(user: FakeUser, steps: list[Step], timeout: float = 30.0) -> list[float]:
     """Play `steps`; return, per update, seconds from the update being available to the bot
     until its first reply (a message, an edit or the button's answer)."""

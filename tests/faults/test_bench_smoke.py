@@ -21,6 +21,7 @@ def test_benchmarks_run_at_tiny_sizes(tmp_path: Path) -> None:
     assert set(by_bot) == {
         "PTB echo bot (defaults)",
         "PTB echo bot (concurrent_updates=256)",
+        "PTB button echo (answer+edit, 256)",
         "coach",
     }
     for r in by_bot.values():
