@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint faults bench clean
+.PHONY: run sandbox test lint faults bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,8 +13,13 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+# With TELEGRAM_BOT_TOKEN: the real bot. Without: the offline sandbox chat in this terminal.
 run: $(STAMP)
-	@$(BIN)/twitch-coach run
+	@if [ -n "$$TELEGRAM_BOT_TOKEN" ]; then exec $(BIN)/twitch-coach run; \
+	else exec $(BIN)/twitch-coach sandbox; fi
+
+sandbox: $(STAMP)
+	@exec $(BIN)/twitch-coach sandbox
 
 test: $(STAMP)
 	$(BIN)/ruff check bot tests
