@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run sandbox test lint faults bench clean
+.PHONY: run sandbox test lint lint-deploy faults bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,5 +28,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests
 
+# systemd-analyze verify for the units (if installed) and hadolint (from PyPI) for the Dockerfile.
+lint-deploy:
+	@sh deploy/lint.sh
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-lint .pytest_cache .ruff_cache

@@ -98,14 +98,18 @@ def _backup(dest: str, data_dir: str | None) -> int:
     from bot.backup import BackupError, backup
 
     source = _data_dir(data_dir)
+    to_stdout = dest == "-"  # `backup -`: a tar.gz on stdout, e.g. out of a container
     try:
-        report = backup(source, Path(dest))
+        report = backup(source, sys.stdout.buffer if to_stdout else Path(dest))
     except (BackupError, OSError) as exc:
         print(f"backup failed: {exc}", file=sys.stderr)
         return 1
-    print(f"backup written to {dest}: {report.files} files, {report.bytes} bytes, from {source}")
+    # With `-` stdout carries the backup, so the summary goes to stderr.
+    say = sys.stderr if to_stdout else sys.stdout
+    where = "stdout" if to_stdout else dest
+    print(f"backup written to {where}: {report.files} files, {report.bytes} bytes", file=say)
     if report.skipped:
-        print(f"left out (unreadable, not valid JSON): {', '.join(report.skipped)}")
+        print(f"left out (not valid JSON): {', '.join(report.skipped)}", file=say)
     return 0
 
 
@@ -114,7 +118,8 @@ def _restore(src: str, data_dir: str | None, force: bool) -> int:
 
     target = _data_dir(data_dir)
     try:
-        count, moved = restore(Path(src), target, force=force)
+        source = sys.stdin.buffer if src == "-" else Path(src)  # `restore -`: tar.gz on stdin
+        count, moved = restore(source, target, force=force)
     except (BackupError, OSError) as exc:
         print(f"restore failed: {exc}", file=sys.stderr)
         return 1

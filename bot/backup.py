@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from bot.health import HEARTBEAT_FILE
 from bot.storage import Store
@@ -89,12 +90,13 @@ def _is_tarball(path: Path) -> bool:
     return path.name.endswith((".tar.gz", ".tgz"))
 
 
-def backup(data_dir: Path, dest: Path) -> BackupReport:
-    """Copy ``data_dir`` to ``dest``: a ``.tar.gz``/``.tgz`` file, or else a new folder."""
-    data_dir, dest = Path(data_dir), Path(dest)
+def backup(data_dir: Path, dest: Path | BinaryIO) -> BackupReport:
+    """Copy ``data_dir`` to ``dest``: a ``.tar.gz``/``.tgz`` file, a new folder, or a binary
+    stream that gets a tar.gz (``backup -`` writes to stdout, e.g. out of a container)."""
+    data_dir = Path(data_dir)
     if not (data_dir / "meta.json").is_file():
         raise BackupError(f"{data_dir} is not a Twitch Coach data folder (no meta.json)")
-    if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
+    if isinstance(dest, Path) and dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
         raise BackupError(f"{dest} already exists; choose a new name")
     report = BackupReport()
     entries: list[tuple[str, bytes]] = []
@@ -113,11 +115,22 @@ def backup(data_dir: Path, dest: Path) -> BackupReport:
         "skipped": report.skipped,
     }
     entries.append((MANIFEST, json.dumps(manifest, indent=1).encode()))
-    if _is_tarball(dest):
+    if not isinstance(dest, Path):
+        _write_tar(dest, entries)
+    elif _is_tarball(dest):
         _write_tarball(dest, entries)
     else:
         _write_folder(dest, entries)
     return report
+
+
+def _write_tar(fh: BinaryIO, entries: list[tuple[str, bytes]]) -> None:
+    with tarfile.open(fileobj=fh, mode="w:gz") as tar:
+        mtime = time.time()
+        for name, raw in entries:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(raw), FILE_MODE, mtime
+            tar.addfile(info, io.BytesIO(raw))
 
 
 def _write_tarball(dest: Path, entries: list[tuple[str, bytes]]) -> None:
@@ -125,12 +138,8 @@ def _write_tarball(dest: Path, entries: list[tuple[str, bytes]]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
     os.fchmod(fd, FILE_MODE)  # health data: owner only
     try:
-        with os.fdopen(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w:gz") as tar:
-            mtime = time.time()
-            for name, raw in entries:
-                info = tarfile.TarInfo(name)
-                info.size, info.mode, info.mtime = len(raw), FILE_MODE, mtime
-                tar.addfile(info, io.BytesIO(raw))
+        with os.fdopen(fd, "wb") as fh:
+            _write_tar(fh, entries)
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -176,7 +185,14 @@ def _existing_data(data_dir: Path) -> list[Path]:
     return [p for p in data_dir.iterdir() if p.name != "lock" and not p.name.startswith(".")]
 
 
-def _unpack(src: Path, into: Path) -> None:
+def _unpack(src: Path | BinaryIO, into: Path) -> None:
+    if not isinstance(src, Path):
+        try:
+            with tarfile.open(fileobj=src, mode="r|*") as tar:
+                tar.extractall(into, filter="data")
+        except (tarfile.TarError, OSError) as exc:
+            raise BackupError(f"the input is not a readable backup: {exc}") from exc
+        return
     if src.is_dir():
         for rel in _walk(src):
             target = into / rel
@@ -206,13 +222,15 @@ def _verify(folder: Path) -> int:
     return count
 
 
-def restore(src: Path, data_dir: Path, *, force: bool = False) -> tuple[int, Path | None]:
-    """Put backup ``src`` in place as the content of ``data_dir``.
+def restore(
+    src: Path | BinaryIO, data_dir: Path, *, force: bool = False
+) -> tuple[int, Path | None]:
+    """Put backup ``src`` (a .tar.gz, a backup folder or a tar.gz stream) in ``data_dir``.
 
     Works inside the folder rather than renaming it, so ``data_dir`` may be a mounted volume.
     Returns (files restored, the hidden folder the previous data was moved to, or None).
     """
-    src, data_dir = Path(src), Path(data_dir)
+    data_dir = Path(data_dir)
     lock_fd = _lock_if_idle(data_dir) if data_dir.is_dir() else None
     try:
         existing = _existing_data(data_dir)

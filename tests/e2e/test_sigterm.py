@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from bot.sandbox import FakeUser, LoopbackBotAPI
 from bot.storage import Store
-from tests.e2e.subprocess_bot import BotProcess, bot_env
+from tests.e2e.subprocess_bot import ROOT, BotProcess, bot_env
 
 USERS = (301, 302, 303)
 
@@ -53,6 +55,13 @@ async def test_sigterm_during_writes_keeps_them(loopback: LoopbackBotAPI, tmp_pa
         await asyncio.gather(*(_onboard(u) for u in users))
         for user in users:
             user.mark_seen()
+        # Polling mode keeps its heartbeat fresh, so the supervisor's check passes.
+        health = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "bot", "health"], cwd=ROOT, env=bot.env,
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert health.returncode == 0, health.stdout
+        assert "(polling)" in health.stdout
 
         # Hold every reply for a while, so each handler is still running when SIGTERM lands.
         loopback.inject_delay("sendMessage", 1.0, times=None)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tarfile
 import threading
 from pathlib import Path
@@ -107,3 +110,22 @@ def test_damaged_backup_is_refused_and_changes_nothing(tmp_path: Path) -> None:
     assert not target.exists() or not [p for p in target.iterdir() if p.name != "lock"]
     with pytest.raises(BackupError, match="already exists"):
         backup(live, tmp_path / "b")
+
+
+def test_cli_backup_to_stdout_and_restore_from_stdin(tmp_path: Path) -> None:
+    """`backup -` / `restore -` stream a tar.gz, e.g. out of and into a container."""
+    live, new = tmp_path / "live", tmp_path / "new"
+    with Store(live) as store:
+        store.save_profile_sync(11, {"tz": "UTC", "tip_time": "06:30"})
+    env = {**os.environ, "COACH_DATA_DIR": str(live)}
+    cli = [sys.executable, "-m", "bot"]
+    out = subprocess.run([*cli, "backup", "-"], env=env, capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert b"backup written to stdout" in out.stderr
+    env["COACH_DATA_DIR"] = str(new)
+    res = subprocess.run(
+        [*cli, "restore", "-"], env=env, input=out.stdout, capture_output=True, timeout=30
+    )
+    assert res.returncode == 0, res.stderr
+    with Store(new) as store:
+        assert store.get_profile_sync(11)["tip_time"] == "06:30"
