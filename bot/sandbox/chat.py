@@ -296,9 +296,24 @@ async def _read_loop(view: ChatView, tty: bool) -> None:
                 if not await view.handle(line):
                     return
         return
+    # Piped input is a script: let the bot answer each line before the next one is read, so a
+    # button number refers to the buttons the bot has shown by then.
     async for line in _pipe_lines():
+        await _settle(view)
         if not await view.handle(line):
             return
+    await _settle(view)
+
+
+async def _settle(view: ChatView, quiet: float = 0.3, limit: float = 10.0) -> None:
+    """Wait until the bot has been silent for ``quiet`` seconds (at most ``limit``)."""
+    seen = -1
+    for _ in range(int(limit / quiet)):
+        now = len(view.user.events) + len(view.user.callback_answers)
+        if now == seen:
+            return
+        seen = now
+        await asyncio.sleep(quiet)
 
 
 def main(data_dir: Path, files_dir: Path) -> int:
