@@ -11,6 +11,7 @@ check-content  validate the files in content/
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -56,19 +57,21 @@ def _run() -> int:
         # run_polling stops on SIGINT/SIGTERM: stops fetching, finishes the updates already
         # fetched and the handlers running, then post_shutdown closes the store.
         app.run_polling(allowed_updates=Update.ALL_TYPES, timeout=int(settings.poll_timeout))
-        return 0
-    import asyncio
+    else:
+        import asyncio
 
-    from bot.webhook import serve_webhook
+        from bot.webhook import serve_webhook
 
-    asyncio.run(serve_webhook(app, webhook))
+        asyncio.run(serve_webhook(app, webhook))
+    logging.getLogger("bot").info("stopped: updates in flight finished, store closed")
     return 0
 
 
 def _sandbox() -> int:
-    from bot.sandbox.chat import FIRST_LINE, main
+    from bot.sandbox.chat import FIRST_LINE, NO_TOKEN_LINE, main
 
-    print(FIRST_LINE, flush=True)  # first, before the slower imports
+    # First, before the slower imports: say plainly that this is not the real Telegram.
+    print(NO_TOKEN_LINE if not os.environ.get("TELEGRAM_BOT_TOKEN") else FIRST_LINE, flush=True)
     data_dir = Path(os.environ.get("COACH_DATA_DIR") or DEFAULT_SANDBOX_DIR)
     files_dir = Path(os.environ.get("COACH_SANDBOX_FILES") or DEFAULT_FILES_DIR)
     return main(data_dir, files_dir)

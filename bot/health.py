@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.config import ConfigError
 from bot.storage.atomic import write_json_atomic
 
 HEARTBEAT_FILE = "heartbeat.json"
@@ -29,7 +30,12 @@ def heartbeat_path(data_dir: Path) -> Path:
 
 def heartbeat_interval(env: dict[str, str] | None = None) -> float:
     env = dict(os.environ if env is None else env)
-    return max(float(env.get("COACH_HEARTBEAT_SECONDS") or DEFAULT_INTERVAL), 0.05)
+    raw = env.get("COACH_HEARTBEAT_SECONDS") or str(DEFAULT_INTERVAL)
+    try:
+        return max(float(raw), 0.05)
+    except ValueError:
+        msg = f"COACH_HEARTBEAT_SECONDS must be a number of seconds, not {raw!r}"
+        raise ConfigError(msg) from None
 
 
 def write_heartbeat(path: Path, mode: str) -> None:

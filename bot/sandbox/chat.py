@@ -31,8 +31,12 @@ from bot.sandbox.client import BotMessage, FakeUser
 from bot.sandbox.server import DEFAULT_TOKEN, LoopbackBotAPI
 
 FIRST_LINE = (
-    "Twitch Coach offline sandbox: no TELEGRAM_BOT_TOKEN is set, so the real bot runs against a "
-    "stand-in for Telegram on this computer (nothing is sent anywhere)."
+    "Twitch Coach offline sandbox: the real bot runs against a stand-in for Telegram on this "
+    "computer, and nothing is sent anywhere."
+)
+NO_TOKEN_LINE = (
+    "Twitch Coach offline sandbox (no TELEGRAM_BOT_TOKEN is set): the real bot runs against a "
+    "stand-in for Telegram on this computer, and nothing is sent anywhere."
 )
 QUIT_COMMANDS = frozenset({"/quit", "/exit"})
 SANDBOX_USER_ID = 1001

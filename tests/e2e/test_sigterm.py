@@ -77,6 +77,7 @@ async def test_sigterm_during_writes_keeps_them(loopback: LoopbackBotAPI, tmp_pa
         await bot.kill()
 
     assert "Traceback" not in bot.output
+    assert "store closed" in bot.output
     for i, (uid, user) in enumerate(zip(USERS, users, strict=True)):
         assert _tip_time(data_dir, uid) == f"07:{i}5"
         # The update was finished, not cut off: its confirmation was sent after the signal.

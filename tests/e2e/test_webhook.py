@@ -95,6 +95,8 @@ async def test_secret_header_is_required(
     bot.signal()
     assert await bot.wait() == 0
     assert "Traceback" not in bot.output
+    assert "store closed" in bot.output
+    assert SECRET not in bot.output
     health = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "bot", "health", "--max-age", "60"], cwd=ROOT,
         env=env, capture_output=True, text=True, timeout=30,
