@@ -63,13 +63,19 @@ async def test_sigterm_during_writes_keeps_them(loopback: LoopbackBotAPI, tmp_pa
         assert health.returncode == 0, health.stdout
         assert "(polling)" in health.stdout
 
-        # Hold every reply for a while, so each handler is still running when SIGTERM lands.
+        # Hold every reply for a while, so each first handler is still running when SIGTERM lands
+        # (its write done, its reply pending), and each person's second update, queued behind
+        # the first (one person's updates run in order), has not even started its write.
         loopback.inject_delay("sendMessage", 1.0, times=None)
         sent_before = loopback.count("sendMessage")
-        await asyncio.gather(*(u.send(f"/tiptime 07:{i}5") for i, u in enumerate(users)))
+        for i, user in enumerate(users):
+            await user.send(f"/tiptime 07:{i}0")
+            await user.send(f"/tiptime 07:{i}5")
         async with asyncio.timeout(10):
-            while loopback.count("sendMessage") == sent_before:  # a handler reached its reply
+            # Fetched and confirmed by the bot (so it owns them now), and a reply on its way.
+            while loopback.pending_updates or loopback.count("sendMessage") == sent_before:
                 await asyncio.sleep(0.005)
+        at_signal = [_tip_time(data_dir, uid) for uid in USERS]
         bot.signal()
         assert await bot.wait() == 0
         loopback.clear_faults()
@@ -78,10 +84,13 @@ async def test_sigterm_during_writes_keeps_them(loopback: LoopbackBotAPI, tmp_pa
 
     assert "Traceback" not in bot.output
     assert "store closed" in bot.output
+    # Someone's second write had not happened yet when the signal came...
+    assert any(t == f"07:{i}0" for i, t in enumerate(at_signal)), at_signal
     for i, (uid, user) in enumerate(zip(USERS, users, strict=True)):
-        assert _tip_time(data_dir, uid) == f"07:{i}5"
-        # The update was finished, not cut off: its confirmation was sent after the signal.
-        assert any("07:" in m.text for m in user.events), user.events
+        assert _tip_time(data_dir, uid) == f"07:{i}5"  # ...and yet every last write is stored
+        # Both updates were finished, not cut off: their confirmations went out after the signal.
+        confirmations = [m.text for m in user.events if "07:" in m.text]
+        assert len(confirmations) == 2, user.events
     # The store was closed (its lock released) and left no temp files behind.
     assert not [p for p in data_dir.rglob(".*.tmp-*")]
     with Store(data_dir):
