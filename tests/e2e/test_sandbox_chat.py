@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -13,7 +14,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _spawn(tmp_path: Path) -> pexpect.spawn:
+def _make_is_ready() -> bool:
+    """`make run` would install first if .venv is missing or stale: too slow for a test."""
+    stamp, pyproject = ROOT / ".venv" / ".installed", ROOT / "pyproject.toml"
+    return (
+        shutil.which("make") is not None
+        and stamp.exists()
+        and stamp.stat().st_mtime >= pyproject.stat().st_mtime
+    )
+
+
+def _spawn(tmp_path: Path, command: list[str] | None = None) -> pexpect.spawn:
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
     env.update(
         COACH_DATA_DIR=str(tmp_path / "data"),
@@ -21,9 +32,10 @@ def _spawn(tmp_path: Path) -> pexpect.spawn:
         TERM="xterm",
         PROMPT_TOOLKIT_NO_CPR="1",  # pexpect does not answer cursor-position requests
     )
+    command = command or [sys.executable, "-m", "bot", "sandbox"]
     child = pexpect.spawn(
-        sys.executable,
-        ["-m", "bot", "sandbox"],
+        command[0],
+        command[1:],
         cwd=str(ROOT),
         env=env,
         encoding="utf-8",
@@ -86,18 +98,22 @@ def test_onboarding_by_typing_numbers_then_quit(tmp_path: Path) -> None:
     assert profile["tip_time"] == "08:00"
 
 
-def test_ctrl_c_leaves_cleanly_and_keeps_data(tmp_path: Path) -> None:
-    child = _spawn(tmp_path)
+@pytest.mark.skipif(not _make_is_ready(), reason="needs make and an installed .venv")
+def test_make_run_without_token_is_the_sandbox_and_ctrl_c_leaves_cleanly(tmp_path: Path) -> None:
+    # Ctrl-C is read as a key, not a signal, so make around us is not interrupted either.
+    child = _spawn(tmp_path, ["make", "--no-print-directory", "-s", "run"])
     try:
+        assert "offline sandbox" in child.readline()
         _type(child, "/start")
         child.expect_exact("[1] I understand")
         _type(child, "1")
         child.expect_exact("Which time zone")
         child.expect_exact("you ›")
         child.sendcontrol("c")
-        _finish(child, tmp_path)
+        log = _finish(child, tmp_path)
     finally:
         child.close(force=True)
+    assert "Interrupt" not in log and "***" not in log  # make's complaint on an interrupted run
     assert _profile(tmp_path)["accepted"]
 
 

@@ -82,7 +82,7 @@ async def test_sigterm_during_writes_keeps_them(loopback: LoopbackBotAPI, tmp_pa
     finally:
         await bot.kill()
 
-    assert "Traceback" not in bot.output
+    assert "Traceback" not in bot.output, bot.output
     assert "store closed" in bot.output
     # Someone's second write had not happened yet when the signal came...
     assert any(t == f"07:{i}0" for i, t in enumerate(at_signal)), at_signal

@@ -94,7 +94,7 @@ async def test_secret_header_is_required(
 
     bot.signal()
     assert await bot.wait() == 0
-    assert "Traceback" not in bot.output
+    assert "Traceback" not in bot.output, bot.output
     assert "store closed" in bot.output
     assert SECRET not in bot.output
     health = await asyncio.to_thread(
