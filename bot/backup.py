@@ -259,12 +259,27 @@ def restore(
                 moved.mkdir(mode=DIR_MODE)
                 for entry in existing:
                     os.replace(entry, moved / entry.name)
+            placed = []
             for entry in staging.iterdir():
                 if entry.name != "lock":  # keep the lock file we may be holding
                     os.replace(entry, data_dir / entry.name)
+                    placed.append(data_dir / entry.name)
+            _match_owner(data_dir, placed)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     finally:
         if lock_fd is not None:
             os.close(lock_fd)
     return count, moved
+
+
+def _match_owner(data_dir: Path, entries: list[Path]) -> None:
+    """Run as root (e.g. `sudo twitch-coach restore` for a systemd DynamicUser service), give
+    what was restored the data folder's owner, so the bot can still read and write it."""
+    if os.geteuid() != 0:
+        return
+    st = data_dir.stat()
+    for entry in entries:
+        paths = [entry] if entry.is_file() else [entry, *entry.rglob("*")]
+        for path in paths:
+            os.chown(path, st.st_uid, st.st_gid, follow_symlinks=False)

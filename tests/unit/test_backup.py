@@ -129,3 +129,16 @@ def test_cli_backup_to_stdout_and_restore_from_stdin(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     with Store(new) as store:
         assert store.get_profile_sync(11)["tip_time"] == "06:30"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_restore_as_root_gives_files_the_data_folders_owner(tmp_path: Path) -> None:
+    live, target = tmp_path / "live", tmp_path / "target"
+    with Store(live) as store:
+        store.save_profile_sync(12, {"tz": "UTC"})
+    backup(live, tmp_path / "b.tgz")
+    target.mkdir()
+    os.chown(target, 12345, 12345)  # e.g. a systemd DynamicUser's state folder
+    restore(tmp_path / "b.tgz", target)
+    owners = {(p.stat().st_uid, p.stat().st_gid) for p in target.rglob("*") if p.name != "lock"}
+    assert owners == {(12345, 12345)}
