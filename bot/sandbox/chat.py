@@ -22,9 +22,10 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.config import Secret, Settings
 from bot.sandbox.client import BotMessage, FakeUser
@@ -167,8 +168,9 @@ class ChatView:
         if answer:
             self.out(f"   ↳ {answer}")
 
-    def _spawn(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        # Pressing does not block typing: the answer is printed whenever it comes.
+        task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -86,8 +86,11 @@ def test_onboarding_by_typing_numbers_then_quit(tmp_path: Path) -> None:
         _type(child, eight)
         child.expect_exact("Morning tip at 08:00")
         child.expect(r"\[(\d+)\] \S+ My week")  # the reply keyboard, numbered
+        week = child.match.group(1)
         _type(child, berlin)  # an old button whose message has changed
         child.expect_exact("is gone")
+        _type(child, week)  # a reply-keyboard number sends that button's words
+        child.expect_exact("── bot, message")
         _type(child, "/quit")
         log = _finish(child, tmp_path)
     finally:
