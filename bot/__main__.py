@@ -49,7 +49,7 @@ def _run() -> int:
     try:
         app = build_application(settings, content=content)
     except StorageError as exc:  # e.g. another bot already runs on this data folder
-        print(f"twitch-coach: {exc}", file=sys.stderr)
+        print(f"twitch-coach: {exc} (is the bot already running on it?)", file=sys.stderr)
         return 2
     mode = "webhook" if webhook else "polling"
     install_heartbeat(app, heartbeat_path(settings.data_dir), mode, interval)

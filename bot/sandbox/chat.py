@@ -258,7 +258,8 @@ async def run_sandbox(
         app = build_application(settings, content=load_content())
     except (StorageError, ContentError) as exc:
         await server.stop()
-        print(f"twitch-coach sandbox: {exc}", file=sys.stderr)
+        hint = " (is another sandbox running?)" if isinstance(exc, StorageError) else ""
+        print(f"twitch-coach sandbox: {exc}{hint}", file=sys.stderr)
         return 2
     await start_polling(app, timeout=1)
     print(f"Data folder: {data_dir} (COACH_DATA_DIR changes it). Files the bot sends: {files_dir}")
