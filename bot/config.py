@@ -51,6 +51,8 @@ class Settings:
     base_file_url: str | None = None
     # Tests shorten timers through these instead of patching sleep.
     poll_timeout: float = 10.0
+    # How often the tip scheduler looks for users who are due (tests use a fraction of a second).
+    tip_tick_seconds: float = 60.0
 
 
 def parse_token(raw: str | None) -> Secret:
@@ -83,4 +85,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         base_url=base_url,
         base_file_url=base_file_url,
         poll_timeout=float(env.get("COACH_POLL_TIMEOUT", "10")),
+        tip_tick_seconds=float(env.get("COACH_TIP_TICK_SECONDS", "60")),
     )
