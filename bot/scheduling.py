@@ -341,7 +341,10 @@ class TipScheduler:
             while self._queue and self.app.running:
                 uid = self._queue.popleft()
                 self._queued.discard(uid)
-                await self.process(uid)
+                try:
+                    await self.process(uid)
+                except Exception as exc:  # never let one user stop the worker
+                    log.error("tip for one user failed: %s", type(exc).__name__)
         finally:
             self._workers -= 1
 

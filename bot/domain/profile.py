@@ -19,6 +19,11 @@ class Profile(TypedDict, total=False):
     tip_time     local "HH:MM" for the morning tip; absent until chosen.
     onboarded    True once time zone and tip time are set and the menu was shown.
     active       False after Telegram told us they blocked the bot; /start sets it back.
+    last_tip_date        local "YYYY-MM-DD" of the last morning tip (set before sending).
+    tips_paused_until    ISO UTC instant until which morning tips are paused, or None.
+    tips_enabled         False when they switched morning tips off in /tips (absent = on).
+    tips_topics_off      tip topics they switched off (ids from bot.domain.coaching.TOPICS).
+    tips_not_for_me      tip ids they marked "not for me": never shown again.
     """
 
     user_id: int
@@ -29,6 +34,11 @@ class Profile(TypedDict, total=False):
     tip_time: str
     onboarded: bool
     active: bool
+    last_tip_date: str
+    tips_paused_until: str | None
+    tips_enabled: bool
+    tips_topics_off: list[str]
+    tips_not_for_me: list[str]
 
 
 def new_profile(user_id: int, now: datetime) -> Profile:

@@ -254,3 +254,19 @@ async def test_forged_and_stale_tip_buttons_change_nothing(bot: TipHarness) -> N
     answer = await user.press_data(foreign.data_for("👍 Helpful"), tip.message_id)
     assert answer == "That button has expired. Send /start for the menu."
     assert bot.stored(5012) == before
+
+
+async def test_a_new_time_from_tips_takes_effect_at_once(bot: TipHarness) -> None:
+    user = await onboard(bot, 5014)  # 08:00, now 07:00
+    await user.send("/tips")
+    await user.next_message()
+    await user.press("⏰ Change time")
+    await user.next_message()  # the tip-time question
+    await user.press("07:00")  # already passed today: from tomorrow
+    assert "07:00" in (await user.next_message()).text
+    bot.clock.set(berlin(7, 59, 59.5))
+    await user.expect_silence(1.0)  # the old 08:00 no longer applies
+    await user.send("/tiptime 09:30")
+    await user.next_message()
+    bot.clock.set(berlin(9, 29, 59.5))
+    assert is_tip(await user.next_message(timeout=5))
