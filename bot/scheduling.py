@@ -375,6 +375,7 @@ class TipScheduler:
         return message is not None
 
     def _reschedule(self, uid: int, generation: int, at: datetime | None) -> None:
-        # A profile change applied while we were claiming already set a fresher schedule.
-        if self._generation.get(uid, 0) == generation:
+        # A profile change applied while we were claiming may have set a fresher schedule; keep
+        # it, unless it was popped again meanwhile (then the claim's view is the fresh one).
+        if self._generation.get(uid, 0) == generation or self.index.next_of(uid) is None:
             self.index.set(uid, at)

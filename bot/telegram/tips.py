@@ -29,6 +29,7 @@ from bot.telegram.keyboards import inline, main_menu
 
 PAUSE_DAYS = (1, 3, 7)
 FEEDBACK = {"tp.h": "helpful", "tp.n": "not_for_me"}
+FEATURE_ROUTES_WITH_HISTORY = ("tp.h", "tp.n", "tp.pm", "tp.bk")  # arg 0: a tip history id
 
 
 @lru_cache(maxsize=4)
@@ -292,9 +293,6 @@ async def _dispatch(update: Update, ctx: CoachContext, uid: int, route: str, cb:
         raise BadCallback("unknown route")
     text, keyboard = _panel(ctx, uid, profile)
     await edit_or_send(query, text, reply_markup=keyboard)
-
-
-FEATURE_ROUTES_WITH_HISTORY = ("tp.h", "tp.n", "tp.pm", "tp.bk")
 
 
 async def _feedback(

@@ -58,7 +58,7 @@ def is_tip(message: Any) -> bool:
 
 async def test_tip_arrives_at_the_chosen_local_time_with_its_buttons(bot: TipHarness) -> None:
     user = await onboard(bot, 5001)  # Berlin, 08:00
-    await user.expect_silence(0.4)  # 07:00: nothing yet
+    await user.expect_silence(0.3)  # 07:00: nothing yet
     bot.clock.set(berlin(7, 59, 58.5))
     tip = await user.next_message(timeout=5)
     assert is_tip(tip)
@@ -70,7 +70,7 @@ async def test_tip_arrives_at_the_chosen_local_time_with_its_buttons(bot: TipHar
     assert entry["kind"] == "morning" and entry["feedback"] is None
     # Later the same day: still one tip.
     bot.clock.set(berlin(12))
-    await user.expect_silence(0.4)
+    await user.expect_silence(0.3)
 
 
 async def test_no_second_tip_the_same_day_after_a_restart(bot: TipHarness) -> None:
@@ -79,7 +79,7 @@ async def test_no_second_tip_the_same_day_after_a_restart(bot: TipHarness) -> No
     assert is_tip(await user.next_message(timeout=5))
     await bot.restart()  # rebuild: 08:00 is within the catch-up window, but already served
     bot.clock.set(berlin(8, 10))
-    await user.expect_silence(0.6)
+    await user.expect_silence(0.4)
     assert len(bot.history(5002)) == 1
     # The next morning it comes again.
     bot.clock.set(berlin(7, 59, 59.5, days=1))
@@ -265,8 +265,24 @@ async def test_a_new_time_from_tips_takes_effect_at_once(bot: TipHarness) -> Non
     await user.press("07:00")  # already passed today: from tomorrow
     assert "07:00" in (await user.next_message()).text
     bot.clock.set(berlin(7, 59, 59.5))
-    await user.expect_silence(1.0)  # the old 08:00 no longer applies
+    await user.expect_silence(0.8)  # the old 08:00 no longer applies
     await user.send("/tiptime 09:30")
     await user.next_message()
     bot.clock.set(berlin(9, 29, 59.5))
     assert is_tip(await user.next_message(timeout=5))
+
+
+async def test_morning_tips_can_be_switched_off_and_on(bot: TipHarness) -> None:
+    user = await onboard(bot, 5015)
+    await user.send("/tips")
+    await user.next_message()
+    assert await user.press("🔕 Turn morning tips off") == "🔕 Morning tips are off."
+    panel = await user.next_message()
+    assert "switched off" in panel.text and "🔕 Turn morning tips off" not in panel.labels
+    assert bot.stored_profile(5015)["tips_enabled"] is False
+    await user.expect_silence(0.3)  # next tick
+    assert bot.scheduler.index.next_of(5015) is None
+    await user.press("▶️ Resume")
+    assert "Every day at 08:00" in (await user.next_message()).text
+    await user.expect_silence(0.3)
+    assert bot.scheduler.index.next_of(5015) == berlin(8).timestamp()
