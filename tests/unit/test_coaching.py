@@ -289,3 +289,29 @@ def test_weighted_topics_come_up_more_often_but_all_still_rotate() -> None:
     assert counts["pacing"] > counts["movement"]
     assert set(counts) == set(TOPICS), "every topic still appears"
     assert all(a.topic != b.topic for a, b in pairwise(history))
+
+
+# ---------------------------------------------------------------------------- the claim
+
+
+def test_claim_records_the_day_before_sending_and_never_twice(tmp_path: Path) -> None:
+    from bot.scheduling import claim
+    from bot.storage import Store
+
+    library = load_tip_library(CONTENT)
+    rng = random.Random(3)
+    with Store(tmp_path, fsync=False) as store:
+        store.save_profile_sync(1, entry())
+        first = store.transact_sync(1, lambda db: claim(db, berlin(8), library, rng))
+        assert first.tip is not None and first.history_id == 1
+        assert first.next_at == berlin(8) + timedelta(days=1)
+        assert store.get_profile_sync(1)["last_tip_date"] == "2026-06-10"  # type: ignore[index]
+        again = store.transact_sync(1, lambda db: claim(db, berlin(8, 5), library, rng))
+        assert again.tip is None and again.next_at == berlin(8) + timedelta(days=1)
+        # Everything switched off: the day is used up, nothing is sent, nothing recorded.
+        store.save_profile_sync(2, entry(tips_topics_off=list(TOPICS)))
+        none = store.transact_sync(2, lambda db: claim(db, berlin(8), library, rng))
+        assert none.tip is None and len(store.all_sync(2, "tips")) == 0
+        # Blocked users are not claimed and leave the schedule.
+        store.save_profile_sync(3, entry(active=False))
+        assert store.transact_sync(3, lambda db: claim(db, berlin(8), library, rng)).next_at is None
