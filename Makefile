@@ -8,9 +8,10 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint faults bench clean
 
 $(STAMP): pyproject.toml
+	@echo "Setting up $(VENV) (first run, or pyproject.toml changed)..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@$(BIN)/python -m pip install --disable-pip-version-check --upgrade pip -e '.[dev]' \
+		> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
 run: $(STAMP)

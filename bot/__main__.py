@@ -33,7 +33,10 @@ def _check_content() -> int:
     except ContentError as exc:
         print(f"content error: {exc}", file=sys.stderr)
         return 1
-    print(f"content ok: {len(content.messages.keys())} messages")
+    print(
+        f"content ok: {len(content.messages.keys())} messages, "
+        f"{len(content.relief.routines)} relief routines"
+    )
     return 0
 
 

@@ -51,6 +51,8 @@ class Settings:
     base_file_url: str | None = None
     # Tests shorten timers through these instead of patching sleep.
     poll_timeout: float = 10.0
+    # Multiplies relief holds and follow-up delays (1 = real time); tests use a small value.
+    time_scale: float = 1.0
     # How often the tip scheduler looks for users who are due (tests use a fraction of a second).
     tip_tick_seconds: float = 60.0
 
@@ -85,5 +87,19 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         base_url=base_url,
         base_file_url=base_file_url,
         poll_timeout=float(env.get("COACH_POLL_TIMEOUT", "10")),
+        time_scale=_time_scale(env.get("COACH_TIME_SCALE")),
         tip_tick_seconds=float(env.get("COACH_TIP_TICK_SECONDS", "60")),
     )
+
+
+def _time_scale(raw: str | None) -> float:
+    """COACH_TIME_SCALE: a number in (0, 1]; shortens timers for demos and tests."""
+    if raw is None or not raw.strip():
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError("COACH_TIME_SCALE must be a number like 0.01") from None
+    if not 0 < value <= 1:
+        raise ConfigError("COACH_TIME_SCALE must be above 0 and at most 1")
+    return value

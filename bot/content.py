@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.domain.relief import Library, RoutineError, load_library
+
 CONTENT_DIR = Path(
     os.environ.get("COACH_CONTENT_DIR", Path(__file__).resolve().parent.parent / "content")
 )
@@ -99,6 +101,7 @@ class Content:
     messages: Messages
     vocabulary: Vocabulary
     zones: Zones
+    relief: Library
 
     def t(self, key: str, **values: Any) -> str:
         return self.messages(key, **values)
@@ -163,8 +166,14 @@ def load_content(root: Path = CONTENT_DIR) -> Content:
     missing = sorted(message_keys_used_by_code() - messages.keys())
     if missing:
         raise ContentError(f"message keys used by the code but missing from content: {missing}")
+    vocabulary: Vocabulary = _model(Vocabulary, root / "vocabulary.en.yaml")
+    try:
+        relief = load_library(root / "relief", [c.id for c in vocabulary.regions])
+    except RoutineError as exc:
+        raise ContentError(str(exc)) from exc
     return Content(
         messages=messages,
-        vocabulary=_model(Vocabulary, root / "vocabulary.en.yaml"),
+        vocabulary=vocabulary,
         zones=_model(Zones, root / "zones.yaml"),
+        relief=relief,
     )

@@ -19,6 +19,13 @@ class Profile(TypedDict, total=False):
     tip_time     local "HH:MM" for the morning tip; absent until chosen.
     onboarded    True once time zone and tip time are set and the menu was shown.
     active       False after Telegram told us they blocked the bot; /start sets it back.
+    weekly_summary     True if they opted in to the Sunday-evening summary (insights).
+    weekly_sent_week   ISO week ("2026-W48", local) of the last Sunday summary sent.
+    redflag_offered_at when the red-flag check was last offered (answered or skipped).
+    gp_prompted_at     when the "worth mentioning to your GP" note was last sent.
+    relief_followup_minutes
+                 minutes between the end of a relief routine and "how is it now?" (5-30;
+                 absent = 10). Set from the routine's end message.
     last_tip_date        local "YYYY-MM-DD" of the last morning tip (set before sending).
     tips_paused_until    ISO UTC instant until which morning tips are paused, or None.
     tips_enabled         False when they switched morning tips off in /tips (absent = on).
@@ -34,6 +41,11 @@ class Profile(TypedDict, total=False):
     tip_time: str
     onboarded: bool
     active: bool
+    weekly_summary: bool
+    weekly_sent_week: str
+    redflag_offered_at: str
+    gp_prompted_at: str
+    relief_followup_minutes: int
     last_tip_date: str
     tips_paused_until: str | None
     tips_enabled: bool

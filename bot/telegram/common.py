@@ -21,6 +21,7 @@ from telegram.ext import (
 from bot.telegram.callbacks import BadCallback, Callback
 from bot.telegram.context import CoachContext
 from bot.telegram.keyboards import main_menu, main_menu_labels
+from bot.telegram.safety import crisis_guard
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,10 @@ def _allowed_before_accept(update: Update) -> bool:
         return True  # "they blocked the bot" must be recorded whatever the onboarding state
     message = update.effective_message
     if update.callback_query is not None:
-        return (update.callback_query.data or "").startswith("1|ob.ok|")
+        # ob.ok accepts the note; fg.* confirms /forget, which works before accepting.
+        return (update.callback_query.data or "").startswith(("1|ob.ok|", "1|fg."))
     text = (message.text or "") if message else ""
-    return text.split("@", 1)[0].split(" ", 1)[0] == "/start"
+    return text.split("@", 1)[0].split(" ", 1)[0] in ("/start", "/forget", "/privacy")
 
 
 async def gate(update: Update, ctx: CoachContext) -> None:
@@ -85,10 +87,13 @@ async def gate(update: Update, ctx: CoachContext) -> None:
     profile = await ctx.store.get_profile(update.effective_user.id)
     if profile and profile.get("accepted"):
         return
+    message = update.effective_message
     if update.callback_query is not None:
         await update.callback_query.answer(ctx.t("common.need_accept_short"))
-    elif update.effective_message is not None:
-        await update.effective_message.reply_text(ctx.t("common.need_accept"))
+    elif message is not None and message.text and await crisis_guard(update, ctx, message.text):
+        pass  # crisis words are answered with care even before the note is accepted
+    elif message is not None:
+        await message.reply_text(ctx.t("common.need_accept"))
     raise ApplicationHandlerStop
 
 
@@ -98,6 +103,9 @@ async def on_text(update: Update, ctx: CoachContext) -> None:
     assert message is not None and message.text is not None
     user_id = user_id_of(update)
     text = message.text
+    # Safety first, in every state (a note being typed too): crisis words get a caring reply
+    # with resources; whatever they were doing still goes on below.
+    crisis = await crisis_guard(update, ctx, text)
     menu_key = main_menu_labels(ctx.content).get(text.strip())
     if menu_key is not None:
         await clear_awaiting(ctx, user_id)
@@ -112,6 +120,8 @@ async def on_text(update: Update, ctx: CoachContext) -> None:
     if handler is not None:
         await handler(update, ctx, text, awaiting)
         return
+    if crisis:
+        return  # the caring reply is the answer; no "I didn't catch that" after it
     await message.reply_text(ctx.t("common.unknown_text"), reply_markup=main_menu(ctx.content))
 
 

@@ -24,6 +24,7 @@ from bot.telegram.callbacks import route_pattern
 from bot.telegram.common import clear_awaiting, decode, edit_or_send, set_awaiting, user_id_of
 from bot.telegram.context import CoachContext
 from bot.telegram.delivery import mark_inactive
+from bot.telegram.insights import offer_red_flag_check
 from bot.telegram.keyboards import chunk, inline, main_menu
 
 TZ_INPUT = "ob.tz"
@@ -145,6 +146,7 @@ async def _finish(update: Update, ctx: CoachContext) -> None:
     await update.effective_message.reply_text(
         ctx.t("onboarding.what_i_do"), reply_markup=main_menu(ctx.content)
     )
+    await offer_red_flag_check(update, ctx)  # optional, skippable yes/no safety check
 
 
 async def _after_setting(update: Update, ctx: CoachContext, profile: dict[str, Any]) -> None:

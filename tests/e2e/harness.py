@@ -80,4 +80,6 @@ async def onboard(bot: BotHarness, user_id: int, zone_button: str = "Berlin") ->
     await user.next_message()  # time confirmed (edit)
     menu = await user.next_message()
     assert menu.reply_keyboard, "onboarding should end on the main menu"
+    offer = await user.next_message()  # the optional red-flag check (insights), left unanswered
+    assert "safety check" in offer.text
     return user

@@ -286,3 +286,35 @@ async def test_morning_tips_can_be_switched_off_and_on(bot: TipHarness) -> None:
     assert "Every day at 08:00" in (await user.next_message()).text
     await user.expect_silence(0.3)
     assert bot.scheduler.index.next_of(5015) == berlin(8).timestamp()
+
+
+async def test_recent_check_ins_steer_the_topics(bot: TipHarness) -> None:
+    user = await onboard(bot, 5016)
+    assert bot.app is not None
+    store = bot.app.bot_data["services"].store
+    started = (berlin(7) - timedelta(days=1)).isoformat()
+    for _ in range(4):  # four recent episodes blamed on poor sleep (the check-in contract)
+        await store.insert(
+            5016,
+            "episodes",
+            {
+                "started_at": started,
+                "tz": "Europe/Berlin",
+                "intensity": 5,
+                "regions": ["back"],
+                "duration": "minutes",
+                "triggers": ["poor_sleep"],
+                "tried": [],
+                "note": None,
+                "source": "checkin",
+                "created_at": started,
+                "updated_at": started,
+            },
+        )
+    for _ in range(10):
+        await user.send("/tip")
+        await user.next_message()
+    topics = [h["topic"] for h in bot.history(5016)]
+    counts = {topic: topics.count(topic) for topic in set(topics)}
+    assert len(counts) == 5, "every topic still comes round"
+    assert all(counts["sleep"] > n for topic, n in counts.items() if topic != "sleep"), counts

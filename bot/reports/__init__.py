@@ -1,0 +1,1 @@
+"""Rendering: PNG charts (matplotlib, headless) and the clinician report PDF (fpdf2)."""
