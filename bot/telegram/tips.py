@@ -45,10 +45,6 @@ def library_of(ctx: CoachContext) -> TipLibrary:
     return ctx.bot_data["tips_library"]
 
 
-def scheduler_of(app: Application[Any, Any, Any, Any, Any, Any]) -> TipScheduler:
-    return app.bot_data["tips_scheduler"]
-
-
 # ---------------------------------------------------------------------------- the tip message
 
 
