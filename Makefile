@@ -26,6 +26,9 @@ test: $(STAMP)
 	$(BIN)/ruff check bot tests
 	$(BIN)/python -m pytest -q
 
+bench: $(STAMP)
+	$(BIN)/python -m bench.bench_schedule
+
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests
 
