@@ -140,7 +140,7 @@ def _check_content() -> int:
         return 1
     print(
         f"content ok: {len(content.messages.keys())} messages, "
-        f"{len(content.relief.routines)} relief routines"
+        f"{len(content.relief.routines)} relief routines, {len(content.tips.tips)} tips"
     )
     return 0
 

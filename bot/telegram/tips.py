@@ -10,16 +10,13 @@ from __future__ import annotations
 import html
 import random
 from datetime import datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.content import CONTENT_DIR, ContentError
 from bot.domain import coaching
-from bot.domain.coaching import TOPICS, Tip, TipLibrary, TipLibraryError
+from bot.domain.coaching import TOPICS, Tip, TipLibrary
 from bot.domain.zones import zone_label
 from bot.scheduling import TipScheduler, pick_tip, record_tip
 from bot.telegram.callbacks import BadCallback, feature_pattern
@@ -30,15 +27,6 @@ from bot.telegram.keyboards import inline, main_menu
 PAUSE_DAYS = (1, 3, 7)
 FEEDBACK = {"tp.h": "helpful", "tp.n": "not_for_me"}
 FEATURE_ROUTES_WITH_HISTORY = ("tp.h", "tp.n", "tp.pm", "tp.bk")  # arg 0: a tip history id
-
-
-@lru_cache(maxsize=4)
-def tip_library(folder: Path = CONTENT_DIR / "tips") -> TipLibrary:
-    """The tips, validated once per process (a problem stops the bot at start)."""
-    try:
-        return coaching.load_tip_library(folder)
-    except TipLibraryError as exc:
-        raise ContentError(str(exc)) from exc
 
 
 def library_of(ctx: CoachContext) -> TipLibrary:
@@ -328,7 +316,7 @@ async def _feedback(
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = app.bot_data["services"]
-    library = tip_library()
+    library = services.content.tips  # validated with the rest of content/
     app.bot_data["tips_library"] = library
 
     def render(uid: int, tip: Tip, history_id: int) -> tuple[str, Any]:
