@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint faults bench clean
+.PHONY: run sandbox test lint lint-deploy faults bench clean
 
 $(STAMP): pyproject.toml
 	@echo "Setting up $(VENV) (first run, or pyproject.toml changed)..."
@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 		> $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
+# With TELEGRAM_BOT_TOKEN: the real bot. Without: the offline sandbox chat in this terminal.
 run: $(STAMP)
-	@$(BIN)/twitch-coach run
+	@if [ -n "$$TELEGRAM_BOT_TOKEN" ]; then exec $(BIN)/twitch-coach run; \
+	else exec $(BIN)/twitch-coach sandbox; fi
+
+sandbox: $(STAMP)
+	@exec $(BIN)/twitch-coach sandbox
 
 test: $(STAMP)
 	$(BIN)/ruff check bot tests
@@ -23,6 +28,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests
+
+# systemd-analyze verify for the units (if installed) and hadolint (from PyPI) for the Dockerfile.
+lint-deploy:
+	@sh deploy/lint.sh
 
 # Fault-injection suite, slow trials included (kill -9 x50, Telegram faults, fuzzing, disk, privacy).
 faults: $(STAMP)
@@ -33,4 +42,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-lint .pytest_cache .ruff_cache

@@ -53,6 +53,8 @@ class Settings:
     poll_timeout: float = 10.0
     # Multiplies relief holds and follow-up delays (1 = real time); tests use a small value.
     time_scale: float = 1.0
+    # How often the tip scheduler looks for users who are due (tests use a fraction of a second).
+    tip_tick_seconds: float = 60.0
 
 
 def parse_token(raw: str | None) -> Secret:
@@ -86,6 +88,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         base_file_url=base_file_url,
         poll_timeout=float(env.get("COACH_POLL_TIMEOUT", "10")),
         time_scale=_time_scale(env.get("COACH_TIME_SCALE")),
+        tip_tick_seconds=float(env.get("COACH_TIP_TICK_SECONDS", "60")),
     )
 
 

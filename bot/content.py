@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.domain.coaching import TipLibrary, TipLibraryError, load_tip_library
 from bot.domain.relief import Library, RoutineError, load_library
 
 CONTENT_DIR = Path(
@@ -102,6 +103,7 @@ class Content:
     vocabulary: Vocabulary
     zones: Zones
     relief: Library
+    tips: TipLibrary
 
     def t(self, key: str, **values: Any) -> str:
         return self.messages(key, **values)
@@ -169,11 +171,13 @@ def load_content(root: Path = CONTENT_DIR) -> Content:
     vocabulary: Vocabulary = _model(Vocabulary, root / "vocabulary.en.yaml")
     try:
         relief = load_library(root / "relief", [c.id for c in vocabulary.regions])
-    except RoutineError as exc:
+        tips = load_tip_library(root / "tips")
+    except (RoutineError, TipLibraryError) as exc:
         raise ContentError(str(exc)) from exc
     return Content(
         messages=messages,
         vocabulary=vocabulary,
         zones=_model(Zones, root / "zones.yaml"),
         relief=relief,
+        tips=tips,
     )

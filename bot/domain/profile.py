@@ -26,6 +26,11 @@ class Profile(TypedDict, total=False):
     relief_followup_minutes
                  minutes between the end of a relief routine and "how is it now?" (5-30;
                  absent = 10). Set from the routine's end message.
+    last_tip_date        local "YYYY-MM-DD" of the last morning tip (set before sending).
+    tips_paused_until    ISO UTC instant until which morning tips are paused, or None.
+    tips_enabled         False when they switched morning tips off in /tips (absent = on).
+    tips_topics_off      tip topics they switched off (ids from bot.domain.coaching.TOPICS).
+    tips_not_for_me      tip ids they marked "not for me": never shown again.
     """
 
     user_id: int
@@ -41,6 +46,11 @@ class Profile(TypedDict, total=False):
     redflag_offered_at: str
     gp_prompted_at: str
     relief_followup_minutes: int
+    last_tip_date: str
+    tips_paused_until: str | None
+    tips_enabled: bool
+    tips_topics_off: list[str]
+    tips_not_for_me: list[str]
 
 
 def new_profile(user_id: int, now: datetime) -> Profile:

@@ -98,6 +98,9 @@ class Store:
         self._tlocks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._shard_locks = [threading.Lock() for _ in range(INDEX_SHARDS)]
         self._lock_fd: int | None = None
+        # Called as listener(uid, entry or None) after a user's index entry changed (from a
+        # worker thread): lets the tip scheduler follow profile changes made by any feature.
+        self.index_listeners: list[Callable[[int, dict[str, Any] | None], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -444,6 +447,11 @@ class Store:
             else:
                 entries[key] = entry
             self._write(self._shard_path(shard), entries)
+        for listener in self.index_listeners:
+            try:
+                listener(uid, None if entry is None else dict(entry))
+            except Exception:  # a listener's bug must not fail the user's save
+                log.exception("index listener failed")
 
     def _read_shard(self, shard: int) -> dict[str, dict[str, Any]]:
         """Load one index shard; a corrupt one is moved aside and rebuilt (caller holds its

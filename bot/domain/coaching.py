@@ -1,0 +1,356 @@
+"""Daily coaching, pure logic: the tip library, when a morning tip is due, and which tip to send.
+
+No Telegram, no storage: everything takes plain values (and an explicit "now") so it is
+unit-tested across DST changes, odd zones and long histories.
+
+When is a tip due? (see `verdict` and `next_check`)
+* Each user has a local wall-clock tip time in an IANA zone. For every local date the tip's
+  instant is that wall time in the zone *on that date*, so 08:00 stays 08:00 across DST.
+  A time that does not exist that day (spring forward) moves forward by the gap (02:30 -> 03:30);
+  a time that happens twice (fall back) counts once, at its first occurrence.
+* At most one morning tip per local date: `last_tip_date` (local "YYYY-MM-DD") is stored in the
+  profile *in the same write that picks the tip*, before sending, so a crash or restart can
+  never send a second one.
+* Late sends: up to ON_TIME late (queueing at the rate limit) counts as on time. Later than that
+  (the bot was down) the tip is still sent if it is at most CATCH_UP late, still the same local
+  date, and not quiet hours (22:00-07:00) — unless the user chose a tip time inside quiet hours.
+  Otherwise today's tip is skipped.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+TOPICS = ("sleep", "stress", "hydration_electrolytes", "pacing", "movement")
+MIN_TIPS_PER_TOPIC = 12
+QUIET_START = time(22, 0)
+QUIET_END = time(7, 0)
+ON_TIME = timedelta(minutes=15)
+CATCH_UP = timedelta(hours=3)
+
+
+# ---------------------------------------------------------------------------- tip library
+
+
+class Tip(BaseModel):
+    """One tip as written in content/tips/<topic>.yaml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9_]{3,24}$")  # stored in history and in button data
+    topic: str
+    title: str = Field(min_length=3, max_length=60)
+    body: str = Field(min_length=20, max_length=400)  # fits a phone screen
+    try_today: str | None = Field(default=None, min_length=5, max_length=200)
+    source: str = Field(min_length=2)
+
+    @field_validator("topic")
+    @classmethod
+    def _known_topic(cls, value: str) -> str:
+        if value not in TOPICS:
+            raise ValueError(f"unknown topic {value!r}; topics are {TOPICS}")
+        return value
+
+
+class TipFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tips: tuple[Tip, ...] = Field(min_length=1)
+
+
+class TipLibraryError(ValueError):
+    """The tip content is invalid; the message names the file and the problem."""
+
+
+# Doses have no place in tips: amounts with units, "take 2", dose words.
+DOSE_PATTERN = re.compile(
+    r"\b\d+(?:[.,]\d+)?\s*(?:mg|mcg|µg|ug|g|grams?|iu|i\.u\.|ml|l|litres?|liters?|mmol)\b"
+    r"|\btake\s+(?:\d+|one|two|three|four)\b"
+    r"|\b(?:dose|doses|dosage|milligrams?|micrograms?)\b"
+    r"|\b\d+\s*(?:tablets?|capsules?|pills?|drops)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class TipLibrary:
+    tips: tuple[Tip, ...]
+    sources: Mapping[str, str]
+
+    def by_id(self, tip_id: str) -> Tip | None:
+        return self._index().get(tip_id)
+
+    def by_topic(self, topic: str) -> tuple[Tip, ...]:
+        return tuple(t for t in self.tips if t.topic == topic)
+
+    def _index(self) -> dict[str, Tip]:
+        return {t.id: t for t in self.tips}
+
+
+def load_tip_library(folder: Path) -> TipLibrary:
+    """Read content/tips/*.yaml (one file per topic) and sources.yaml; raise TipLibraryError."""
+    try:
+        sources = yaml.safe_load((folder / "sources.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise TipLibraryError(f"{folder / 'sources.yaml'}: {exc}") from exc
+    if not isinstance(sources, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in sources.items()
+    ):
+        raise TipLibraryError(f"{folder / 'sources.yaml'}: expected id: citation lines")
+    tips: list[Tip] = []
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == "sources.yaml":
+            continue
+        try:
+            tips.extend(TipFile.model_validate(yaml.safe_load(path.read_text("utf-8"))).tips)
+        except (OSError, yaml.YAMLError, ValidationError) as exc:
+            raise TipLibraryError(f"{path}: {exc}") from exc
+    problems = library_problems(tips, sources)
+    if problems:
+        raise TipLibraryError("; ".join(problems))
+    return TipLibrary(tuple(tips), sources)
+
+
+def library_problems(tips: Sequence[Tip], sources: Mapping[str, str]) -> list[str]:
+    """Everything wrong with a set of tips beyond field shapes (also used by the content tests)."""
+    problems = []
+    ids = Counter(t.id for t in tips)
+    problems += [f"duplicate tip id {i}" for i, n in ids.items() if n > 1]
+    per_topic = Counter(t.topic for t in tips)
+    problems += [
+        f"topic {topic} has {per_topic[topic]} tips, needs {MIN_TIPS_PER_TOPIC}"
+        for topic in TOPICS
+        if per_topic[topic] < MIN_TIPS_PER_TOPIC
+    ]
+    for tip in tips:
+        if tip.source not in sources:
+            problems.append(f"tip {tip.id}: unknown source {tip.source!r}")
+        text = " ".join([tip.title, tip.body, tip.try_today or ""])
+        if DOSE_PATTERN.search(text):
+            problems.append(f"tip {tip.id} mentions a dose")
+        if "supplement" in text.lower() and "clinician" not in text.lower():
+            problems.append(f"tip {tip.id} mentions supplements without 'clinician'")
+    return problems
+
+
+# ---------------------------------------------------------------------------- time
+
+
+@lru_cache(maxsize=1024)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def parse_hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def in_quiet_hours(t: time) -> bool:
+    return t >= QUIET_START or t < QUIET_END
+
+
+@lru_cache(maxsize=65536)
+def tip_instant(day: date, tip_time: time, zone_name: str) -> datetime:
+    """The UTC instant of the tip on local date `day` (see module docstring for DST gaps)."""
+    local = datetime.combine(day, tip_time, tzinfo=zone(zone_name))  # fold=0: first occurrence
+    # In a gap, fold=0 uses the offset from before the change, which lands after the gap:
+    # 02:30 on Berlin's spring-forward day becomes 01:30 UTC = 03:30 CEST.
+    return local.astimezone(UTC)
+
+
+def local_date(now: datetime, zone_name: str) -> date:
+    return now.astimezone(zone(zone_name)).date()
+
+
+class Verdict(Enum):
+    SEND = "send"
+    NOT_YET = "not_yet"
+    ALREADY_SENT = "already_sent"
+    PAUSED = "paused"
+    TOO_LATE = "too_late"  # missed by more than CATCH_UP, or the day is over
+    QUIET = "quiet"  # a late catch-up would land in quiet hours
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    day: date  # the user's local date "now"
+
+
+def verdict(
+    now: datetime,
+    zone_name: str,
+    tip_time: time,
+    last_tip_date: date | None,
+    paused_until: datetime | None = None,
+    *,
+    on_time: timedelta = ON_TIME,
+    catch_up: timedelta = CATCH_UP,
+) -> Decision:
+    """Should today's morning tip go out at `now`? (The rule is in the module docstring.)"""
+    local_now = now.astimezone(zone(zone_name))
+    today = local_now.date()
+    due = tip_instant(today, tip_time, zone_name)
+    if last_tip_date is not None and last_tip_date >= today:
+        return Decision(Verdict.ALREADY_SENT, today)
+    if paused_until is not None and due < paused_until:
+        return Decision(Verdict.PAUSED, today)
+    if now < due:
+        return Decision(Verdict.NOT_YET, today)
+    late = now - due
+    if late <= on_time:
+        return Decision(Verdict.SEND, today)
+    if late > catch_up:
+        return Decision(Verdict.TOO_LATE, today)
+    if in_quiet_hours(local_now.time()) and not in_quiet_hours(tip_time):
+        return Decision(Verdict.QUIET, today)
+    return Decision(Verdict.SEND, today)
+
+
+def next_check(
+    now: datetime,
+    zone_name: str,
+    tip_time: time,
+    *,
+    last_tip_date: date | None = None,
+    paused_until: datetime | None = None,
+    catch_up: timedelta = timedelta(0),
+) -> datetime:
+    """When the scheduler should next look at this user.
+
+    The first tip instant that is not before `now - catch_up`, not on a date already served and
+    not inside a pause. A past instant (catch-up after a restart) comes back as `now`.
+    `catch_up` is 0 for live changes: a new tip time means "from the next occurrence".
+    """
+    start = now
+    if paused_until is not None and paused_until > now:
+        start = paused_until
+    day = local_date(start, zone_name) - timedelta(days=1)  # yesterday's tip may be in the window
+    for offset in range(4):
+        candidate_day = day + timedelta(days=offset)
+        if last_tip_date is not None and candidate_day <= last_tip_date:
+            continue
+        due = tip_instant(candidate_day, tip_time, zone_name)
+        if paused_until is not None and due < paused_until:
+            continue
+        if due >= now - catch_up and candidate_day >= local_date(now, zone_name):
+            return max(due, now)
+    # Unreachable for real zones (a tip instant exists every day); a safe fallback.
+    return now + timedelta(days=1)
+
+
+# ---------------------------------------------------------------------------- choosing a tip
+
+# Check-in triggers (content/vocabulary.en.yaml ids) -> the topic that helps with them.
+# caffeine mostly harms sleep; cold muscles ease with gentle movement and warmth.
+TRIGGER_TOPICS = {
+    "poor_sleep": "sleep",
+    "caffeine": "sleep",
+    "stress": "stress",
+    "overdid_it": "pacing",
+    "low_fluids": "hydration_electrolytes",
+    "skipped_meal": "hydration_electrolytes",
+    "cold": "movement",
+}
+TRIGGER_WINDOW = timedelta(days=14)
+TRIGGER_CAP = 3  # at most +3: a topic is at most 4x as likely as a neutral one
+HELPFUL_BONUS = 1  # any tip marked helpful in the topic lately
+ROTATION_WINDOW = 10  # topic balance is judged over the last 10 tips
+
+
+@dataclass(frozen=True)
+class SentTip:
+    tip_id: str
+    topic: str
+
+
+def topic_weights(
+    episodes: Iterable[Mapping[str, Any]],
+    now: datetime,
+    helpful_topics: Iterable[str] = (),
+) -> dict[str, float]:
+    """Weight per topic: 1, plus 1 per recent check-in trigger that points to it (capped at
+    TRIGGER_CAP), plus HELPFUL_BONUS if the user marked a tip of that topic helpful."""
+    hits: Counter[str] = Counter()
+    since = now - TRIGGER_WINDOW
+    for episode in episodes:
+        try:
+            started = datetime.fromisoformat(str(episode.get("started_at")))
+        except ValueError:
+            continue
+        if started.tzinfo is None or started < since:
+            continue
+        for trigger in episode.get("triggers") or ():
+            topic = TRIGGER_TOPICS.get(trigger)
+            if topic:
+                hits[topic] += 1
+    helpful = set(helpful_topics)
+    return {
+        t: 1 + min(hits[t], TRIGGER_CAP) + (HELPFUL_BONUS if t in helpful else 0) for t in TOPICS
+    }
+
+
+def choose_tip(
+    library: TipLibrary,
+    history: Sequence[SentTip],
+    *,
+    weights: Mapping[str, float] | None = None,
+    not_for_me: Iterable[str] = (),
+    topics_off: Iterable[str] = (),
+    rng: random.Random | None = None,
+) -> Tip | None:
+    """The next tip for a user, or None if every tip is switched off or refused.
+
+    The rule:
+    1. Topic: among topics switched on that still have a tip not marked "not for me", never the
+       topic of the previous tip (unless it is the only one). Pick the topic with the lowest
+       (times shown in the last ROTATION_WINDOW tips) / weight; ties go to the topic shown
+       least recently. With equal weights this is a plain rotation; a topic with weight 4
+       comes up about 4 times as often as a topic with weight 1.
+    2. Tip within the topic: only tips shown the fewest times so far are candidates, so no tip
+       repeats before the whole pool was shown; a random one of those (rng).
+    """
+    rng = rng or random.Random()
+    weights = weights or {}
+    refused = set(not_for_me)
+    off = set(topics_off)
+    pools = {
+        topic: [t for t in library.by_topic(topic) if t.id not in refused]
+        for topic in TOPICS
+        if topic not in off
+    }
+    pools = {topic: pool for topic, pool in pools.items() if pool}
+    if not pools:
+        return None
+    candidates = list(pools)
+    if history and len(candidates) > 1 and history[-1].topic in candidates:
+        candidates.remove(history[-1].topic)
+    recent = Counter(h.topic for h in history[-ROTATION_WINDOW:])
+    last_seen = {h.topic: i for i, h in enumerate(history)}
+
+    def score(topic: str) -> tuple[float, int, int]:
+        return (
+            recent[topic] / max(weights.get(topic, 1), 0.1),
+            last_seen.get(topic, -1),
+            TOPICS.index(topic),
+        )
+
+    topic = min(candidates, key=score)
+    shown = Counter(h.tip_id for h in history)
+    pool = pools[topic]
+    fewest = min(shown[t.id] for t in pool)
+    return rng.choice([t for t in pool if shown[t.id] == fewest])

@@ -1,0 +1,331 @@
+"""Daily coaching in the chat: the tip message and its buttons, /tip, /tips and the scheduler.
+
+Routes (prefix "tp"): tp.h / tp.n <history id> helpful / not for me; tp.pm / tp.bk <history id>
+pause choices under a tip and back; tp.pz <days> pause; tp.rs resume; tp.on / tp.off morning
+tips on or off; tp.tp topics panel; tp.tg <topic index> switch a topic; tp.pn the /tips panel.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.domain import coaching
+from bot.domain.coaching import TOPICS, Tip, TipLibrary
+from bot.domain.zones import zone_label
+from bot.scheduling import TipScheduler, pick_tip, record_tip
+from bot.telegram.callbacks import BadCallback, feature_pattern
+from bot.telegram.common import decode, edit_or_send, user_id_of
+from bot.telegram.context import CoachContext, Services
+from bot.telegram.keyboards import inline, main_menu
+
+PAUSE_DAYS = (1, 3, 7)
+FEEDBACK = {"tp.h": "helpful", "tp.n": "not_for_me"}
+FEATURE_ROUTES_WITH_HISTORY = ("tp.h", "tp.n", "tp.pm", "tp.bk")  # arg 0: a tip history id
+
+
+def library_of(ctx: CoachContext) -> TipLibrary:
+    return ctx.bot_data["tips_library"]
+
+
+# ---------------------------------------------------------------------------- the tip message
+
+
+def tip_text(services: Services, tip: Tip) -> str:
+    text = services.content.t("tips.tip", title=html.escape(tip.title), body=html.escape(tip.body))
+    if tip.try_today:
+        text += "\n\n" + services.content.t("tips.try_today", action=html.escape(tip.try_today))
+    return text
+
+
+def tip_keyboard(services: Services, uid: int, history_id: int) -> InlineKeyboardMarkup:
+    t, enc = services.content.t, services.codec.encode
+    return inline(
+        [
+            [
+                (t("tips.helpful_button"), enc(uid, "tp.h", history_id)),
+                (t("tips.not_for_me_button"), enc(uid, "tp.n", history_id)),
+            ],
+            [(t("tips.pause_button"), enc(uid, "tp.pm", history_id))],
+        ]
+    )
+
+
+def _after_feedback_keyboard(services: Services, uid: int, history_id: int) -> Any:
+    label = services.content.t("tips.pause_button")
+    return inline([[(label, services.codec.encode(uid, "tp.pm", history_id))]])
+
+
+def _tip_markup(ctx: CoachContext, uid: int, history_id: int, doc: dict[str, Any]) -> Any:
+    """A tip's buttons: feedback buttons until feedback was given, then only "pause"."""
+    if doc.get("feedback"):
+        return _after_feedback_keyboard(ctx.services, uid, history_id)
+    return tip_keyboard(ctx.services, uid, history_id)
+
+
+def _pause_row(ctx: CoachContext, uid: int, *extra: int) -> list[tuple[str, str]]:
+    """Pause 1 / 3 / 7 days; `extra` carries the tip's history id when under a tip."""
+    labels = (
+        ctx.t("tips.pause_1_button"),
+        ctx.t("tips.pause_3_button"),
+        ctx.t("tips.pause_7_button"),
+    )
+    return [
+        (label, ctx.button(uid, "tp.pz", days, *extra))
+        for label, days in zip(labels, PAUSE_DAYS, strict=True)
+    ]
+
+
+# ---------------------------------------------------------------------------- /tip
+
+
+async def tip_now(update: Update, ctx: CoachContext) -> None:
+    """/tip and the menu button: one tip now. Recorded for rotation, not as the morning tip."""
+    message = update.effective_message
+    assert message is not None
+    uid = user_id_of(update)
+    now = ctx.services.clock.now()
+    library = library_of(ctx)
+
+    def op(db: Any) -> tuple[Tip, int] | None:
+        tip = pick_tip(db, now, library, random.Random())
+        if tip is None:
+            return None
+        profile = db.table("profile").get(doc_id=1) or {}
+        day = coaching.local_date(now, profile.get("tz") or "UTC")
+        return tip, record_tip(db, tip, now, "on_demand", day)
+
+    result = await ctx.store.transact(uid, op)
+    if result is None:
+        await message.reply_text(ctx.t("tips.no_tips"), reply_markup=main_menu(ctx.content))
+        return
+    tip, history_id = result
+    await message.reply_text(
+        tip_text(ctx.services, tip), reply_markup=tip_keyboard(ctx.services, uid, history_id)
+    )
+
+
+# ---------------------------------------------------------------------------- /tips panel
+
+
+def _topic_label(ctx: CoachContext, topic: str) -> str:
+    labels = {
+        "sleep": ctx.t("tips.topic_sleep"),
+        "stress": ctx.t("tips.topic_stress"),
+        "hydration_electrolytes": ctx.t("tips.topic_hydration_electrolytes"),
+        "pacing": ctx.t("tips.topic_pacing"),
+        "movement": ctx.t("tips.topic_movement"),
+    }
+    return labels[topic]
+
+
+def _paused_until(profile: dict[str, Any], now: datetime) -> datetime | None:
+    raw = profile.get("tips_paused_until")
+    if not isinstance(raw, str):
+        return None
+    try:
+        until = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return until if until > now else None
+
+
+def _local(instant: datetime, zone_name: str | None) -> str:
+    local = instant.astimezone(coaching.zone(zone_name)) if zone_name else instant
+    return local.strftime("%a %d %b, %H:%M")
+
+
+def _panel(ctx: CoachContext, uid: int, profile: dict[str, Any]) -> tuple[str, Any]:
+    now = ctx.services.clock.now()
+    tz, tip_time = profile.get("tz"), profile.get("tip_time")
+    paused = _paused_until(profile, now)
+    enabled = profile.get("tips_enabled") is not False
+    if not tz or not tip_time:
+        status = ctx.t("tips.status_unset")
+    elif not enabled:
+        status = ctx.t("tips.status_off")
+    elif paused is not None:
+        status = ctx.t(
+            "tips.status_paused", until=_local(paused, tz), time=tip_time, zone=zone_label(tz)
+        )
+    else:
+        status = ctx.t("tips.status_on", time=tip_time, zone=zone_label(tz))
+    off = set(profile.get("tips_topics_off") or ())
+    on_topics = [_topic_label(ctx, t) for t in TOPICS if t not in off]
+    topics = ", ".join(on_topics) if on_topics else ctx.t("tips.all_topics_off")
+    text = ctx.t("tips.panel", status=status, topics=topics)
+    rows: list[list[Any]] = [[(ctx.t("tips.change_time_button"), ctx.button(uid, "ob.ct"))]]
+    rows.append(_pause_row(ctx, uid))
+    if paused is not None or not enabled:
+        rows.append([(ctx.t("tips.resume_button"), ctx.button(uid, "tp.rs"))])
+    rows.append([(ctx.t("tips.topics_button"), ctx.button(uid, "tp.tp"))])
+    if enabled:
+        rows.append([(ctx.t("tips.off_button"), ctx.button(uid, "tp.off"))])
+    return text, inline(rows)
+
+
+def _topics_panel(ctx: CoachContext, uid: int, profile: dict[str, Any]) -> tuple[str, Any]:
+    off = set(profile.get("tips_topics_off") or ())
+    rows = [
+        [
+            (
+                ctx.t("tips.topic_off", topic=_topic_label(ctx, topic))
+                if topic in off
+                else ctx.t("tips.topic_on", topic=_topic_label(ctx, topic)),
+                ctx.button(uid, "tp.tg", index),
+            )
+        ]
+        for index, topic in enumerate(TOPICS)
+    ]
+    rows.append([(ctx.t("tips.back_button"), ctx.button(uid, "tp.pn"))])
+    return ctx.t("tips.topics_panel"), inline(rows)
+
+
+async def tips_command(update: Update, ctx: CoachContext) -> None:
+    """/tips: the schedule, with buttons to change time, pause, resume and pick topics."""
+    message = update.effective_message
+    assert message is not None
+    uid = user_id_of(update)
+    text, keyboard = _panel(ctx, uid, await ctx.store.get_profile(uid) or {})
+    await message.reply_text(text, reply_markup=keyboard)
+
+
+# ---------------------------------------------------------------------------- buttons
+
+
+async def on_button(update: Update, ctx: CoachContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    callback = await decode(update, ctx)
+    if callback is None:
+        return
+    uid = user_id_of(update)
+    try:
+        await _dispatch(update, ctx, uid, callback.route, callback)
+    except BadCallback:
+        await query.answer(ctx.t("common.expired_button"))
+
+
+async def _dispatch(update: Update, ctx: CoachContext, uid: int, route: str, cb: Any) -> None:
+    query = update.callback_query
+    assert query is not None
+    now = ctx.services.clock.now()
+    if route in FEATURE_ROUTES_WITH_HISTORY:
+        history_id = cb.int_arg(0, 1, 10**9)
+        doc = await ctx.store.get(uid, "tips", history_id)
+        if doc is None:  # pruned or never existed: nothing to change
+            await query.answer(ctx.t("common.expired_button"))
+            return
+        if route in FEEDBACK:
+            await _feedback(update, ctx, uid, history_id, doc, FEEDBACK[route])
+        elif route == "tp.pm":
+            await query.answer()
+            back = [(ctx.t("tips.back_button"), ctx.button(uid, "tp.bk", history_id))]
+            await query.edit_message_reply_markup(inline([_pause_row(ctx, uid, history_id), back]))
+        else:  # tp.bk
+            await query.answer()
+            await query.edit_message_reply_markup(_tip_markup(ctx, uid, history_id, doc))
+        return
+    profile = await ctx.store.get_profile(uid)
+    if profile is None:
+        await query.answer(ctx.t("common.expired_button"))
+        return
+    if route == "tp.pz":
+        days = cb.int_arg(0, 1, 7)
+        if days not in PAUSE_DAYS:
+            raise BadCallback("unknown pause length")
+        history_id = cb.int_arg(1, 1, 10**9) if len(cb.args) > 1 else None
+        until = now + timedelta(days=days)
+        profile = await ctx.store.update_profile(uid, {"tips_paused_until": until.isoformat()})
+        await query.answer(ctx.t("tips.paused", until=_local(until, profile.get("tz"))))
+        if history_id is not None:  # paused from under a tip: keep the tip, restore its buttons
+            doc = await ctx.store.get(uid, "tips", history_id) or {}
+            await query.edit_message_reply_markup(_tip_markup(ctx, uid, history_id, doc))
+            return
+    elif route == "tp.rs":
+        profile = await ctx.store.update_profile(
+            uid, {"tips_paused_until": None, "tips_enabled": True}
+        )
+        await query.answer(ctx.t("tips.resumed"))
+    elif route in ("tp.on", "tp.off"):
+        profile = await ctx.store.update_profile(uid, {"tips_enabled": route == "tp.on"})
+        await query.answer(ctx.t("tips.switched_on" if route == "tp.on" else "tips.switched_off"))
+    elif route == "tp.tg":
+        topic = TOPICS[cb.int_arg(0, 0, len(TOPICS) - 1)]
+        off = set(profile.get("tips_topics_off") or ())
+        off ^= {topic}
+        profile = await ctx.store.update_profile(
+            uid, {"tips_topics_off": [t for t in TOPICS if t in off]}
+        )
+        await query.answer()
+        text, keyboard = _topics_panel(ctx, uid, profile)
+        await edit_or_send(query, text, reply_markup=keyboard)
+        return
+    elif route == "tp.tp":
+        await query.answer()
+        text, keyboard = _topics_panel(ctx, uid, profile)
+        await edit_or_send(query, text, reply_markup=keyboard)
+        return
+    elif route == "tp.pn":
+        await query.answer()
+    else:
+        raise BadCallback("unknown route")
+    text, keyboard = _panel(ctx, uid, profile)
+    await edit_or_send(query, text, reply_markup=keyboard)
+
+
+async def _feedback(
+    update: Update, ctx: CoachContext, uid: int, history_id: int, doc: dict[str, Any], kind: str
+) -> None:
+    """Store "helpful" / "not for me" once; "not for me" also hides that tip for good."""
+    query = update.callback_query
+    assert query is not None
+    now = ctx.services.clock.now().isoformat()
+
+    def op(db: Any) -> bool:
+        table = db.table("tips")
+        current = table.get(doc_id=history_id)
+        if current is None or current.get("feedback"):
+            return False
+        table.update({"feedback": kind, "feedback_at": now}, doc_ids=[history_id])
+        if kind == "not_for_me":
+            profiles = db.table("profile")
+            profile = profiles.get(doc_id=1) or {}
+            refused = list(profile.get("tips_not_for_me") or ())
+            if current["tip_id"] not in refused:
+                refused.append(current["tip_id"])
+            profiles.update({"tips_not_for_me": refused}, doc_ids=[1])
+        return True
+
+    if not await ctx.store.transact(uid, op):
+        await query.answer(ctx.t("tips.already_noted"))
+        return
+    await query.answer(
+        ctx.t("tips.thanks_helpful" if kind == "helpful" else "tips.thanks_not_for_me")
+    )
+    await query.edit_message_reply_markup(_after_feedback_keyboard(ctx.services, uid, history_id))
+
+
+# ---------------------------------------------------------------------------- wiring
+
+
+def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    services: Services = app.bot_data["services"]
+    library = services.content.tips  # validated with the rest of content/
+    app.bot_data["tips_library"] = library
+
+    def render(uid: int, tip: Tip, history_id: int) -> tuple[str, Any]:
+        return tip_text(services, tip), tip_keyboard(services, uid, history_id)
+
+    scheduler = TipScheduler(app, library, render)  # type: ignore[arg-type]
+    app.bot_data["tips_scheduler"] = scheduler
+    services.startup_hooks.append(scheduler.start)
+    services.menu_actions["menu.tip"] = tip_now
+    app.add_handler(CommandHandler("tip", tip_now))
+    app.add_handler(CommandHandler("tips", tips_command))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=feature_pattern("tp")))
