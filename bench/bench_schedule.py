@@ -71,6 +71,19 @@ def make_users(data_dir: Path, profiles: dict[int, dict[str, Any]]) -> float:
 # ---------------------------------------------------------------------------- 1. rebuild
 
 
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a
+    child started by a big parent (bench.run after the storage benchmark) would report the
+    parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def rebuild_child(data_dir: str) -> None:
     """Runs in a fresh process: what a bot start costs for the tip schedule."""
     import bot.app  # noqa: F401  (the whole bot's imports count towards memory)
@@ -78,14 +91,14 @@ def rebuild_child(data_dir: str) -> None:
     from bot.scheduling import DueIndex
     from bot.storage import Store
 
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline = _peak_rss_mb()
     started = time.perf_counter()
     store = Store(Path(data_dir)).open()
     entries = list(store.index_entries())
     index = DueIndex()
     index.rebuild(entries, datetime.now(UTC), CATCH_UP)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mb()
     store.close_sync()
     print(
         json.dumps(

@@ -142,7 +142,7 @@ async def kill_trials(tmp_path: Path, trials: int, seed: str) -> Tally:
                     tasks.append(
                         asyncio.create_task(keep_checking_in(u, confirmed[u.user_id], trial))
                     )
-                await asyncio.sleep(rng.uniform(0.5, 3.0))
+                await asyncio.sleep(rng.uniform(0.8, 4.0))
             finally:
                 kill(proc)
                 for task in tasks:
