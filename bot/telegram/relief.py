@@ -27,14 +27,14 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.domain import relief as domain
 from bot.domain.relief import Library, Routine
 from bot.telegram.callbacks import BadCallback, Callback, route_pattern
-from bot.telegram.common import decode, user_id_of
+from bot.telegram.common import button, user_id_of
 from bot.telegram.context import CoachContext, Services
 from bot.telegram.delivery import deliver, mark_inactive
 from bot.telegram.jobs import user_job_name
@@ -252,13 +252,11 @@ async def _region_prompt(ctx: CoachContext, uid: int) -> str:
     return "\n".join(lines[:4])
 
 
-async def on_start_button(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_start_button(
+    update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback
+) -> None:
     """rl.start [region]: from another feature's message; always answers with a new message."""
-    query = update.callback_query
-    assert query is not None
-    cb = await decode(update, ctx)
-    if cb is None:
-        return
     uid = user_id_of(update)
     if not cb.args:
         await query.answer()
@@ -274,13 +272,9 @@ async def on_start_button(update: Update, ctx: CoachContext) -> None:
     await _start_ranked(ctx, uid, region, message_id=None)
 
 
-async def on_region(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_region(update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback) -> None:
     """rl.reg region: the region picker turns into the first step of the best routine."""
-    query = update.callback_query
-    assert query is not None
-    cb = await decode(update, ctx)
-    if cb is None:
-        return
     region = cb.args[0] if cb.args else ""
     if not _known_region(ctx, region):
         await query.answer(ctx.t("common.expired_button"))
@@ -294,13 +288,9 @@ async def on_region(update: Update, ctx: CoachContext) -> None:
     await _start_ranked(ctx, uid, region, message_id=message_id)
 
 
-async def on_go(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_go(update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback) -> None:
     """rl.go region routine: start a chosen routine ("try another", "my best instead")."""
-    query = update.callback_query
-    assert query is not None
-    cb = await decode(update, ctx)
-    if cb is None:
-        return
     region = cb.args[0] if cb.args else ""
     routine = _library(ctx).get(cb.args[1]) if len(cb.args) > 1 else None
     if routine is None or not _known_region(ctx, region) or region not in routine.regions:
@@ -437,20 +427,14 @@ async def _show_step(
 # --------------------------------------------------------------------------- the guided run
 
 
-async def on_step_button(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_step_button(
+    update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback
+) -> None:
     """Next / Skip / Stop on a step. Only the step showing now counts; older presses are stale."""
-    query = update.callback_query
-    assert query is not None
-    cb = await decode(update, ctx)
-    if cb is None:
-        return
     uid = user_id_of(update)
-    try:
-        run_id = cb.int_arg(0, 1, _MAX_ID)
-        index = cb.int_arg(1, 0, 50)
-    except BadCallback:
-        await query.answer(ctx.t("common.expired_button"))
-        return
+    run_id = cb.int_arg(0, 1, _MAX_ID)
+    index = cb.int_arg(1, 0, 50)
     async with _lock(ctx, uid):
         state = await ctx.store.get_state(uid, STATE)
         run = await ctx.store.get(uid, RUNS, run_id)
@@ -561,33 +545,18 @@ async def on_cancel(uid: int, ctx: CoachContext) -> bool:
 # --------------------------------------------------------------------------- after the routine
 
 
-async def _ended_run(update: Update, ctx: CoachContext) -> tuple[Callback, dict[str, Any]] | None:
-    """Decode a button about a run and load that run (this person's own); None if stale."""
-    query = update.callback_query
-    assert query is not None
-    cb = await decode(update, ctx)
-    if cb is None:
-        return None
-    try:
-        run_id = cb.int_arg(0, 1, _MAX_ID)
-    except BadCallback:
-        await query.answer(ctx.t("common.expired_button"))
-        return None
-    run = await ctx.store.get(user_id_of(update), RUNS, run_id)
+async def _ended_run(update: Update, ctx: CoachContext, cb: Callback) -> dict[str, Any]:
+    """The run a button is about (this person's own); BadCallback if it is gone or stale."""
+    run = await ctx.store.get(user_id_of(update), RUNS, cb.int_arg(0, 1, _MAX_ID))
     if run is None or _library(ctx).get(run["routine_id"]) is None:
-        await query.answer(ctx.t("common.expired_button"))
-        return None
-    return cb, run
+        raise BadCallback("no such run")
+    return run
 
 
-async def on_other(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_other(update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback) -> None:
     """rl.oth run: list the region's other routines, best first."""
-    query = update.callback_query
-    assert query is not None
-    found = await _ended_run(update, ctx)
-    if found is None:
-        return
-    _, run = found
+    run = await _ended_run(update, ctx, cb)
     uid = user_id_of(update)
     region = run["region"]
     answers = (await _answers(ctx, uid)).get(region, [])
@@ -616,14 +585,10 @@ def _followup_pending(run: dict[str, Any]) -> bool:
     return bool(run.get("followup_due_at")) and not run.get("followup_sent_at")
 
 
-async def on_delay(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_delay(update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback) -> None:
     """rl.fd run: offer 5-30 minutes for the follow-up."""
-    query = update.callback_query
-    assert query is not None
-    found = await _ended_run(update, ctx)
-    if found is None:
-        return
-    _, run = found
+    run = await _ended_run(update, ctx, cb)
     if not _followup_pending(run):
         await query.answer(ctx.t("relief.ended"))
         return
@@ -636,19 +601,13 @@ async def on_delay(update: Update, ctx: CoachContext) -> None:
     await _edit(ctx, uid, _message_id(update), ctx.t("relief.delay_ask"), inline(chunk(buttons, 3)))
 
 
-async def on_delay_set(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_delay_set(
+    update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback
+) -> None:
     """rl.fm run minutes: save the person's follow-up delay and move this run's follow-up."""
-    query = update.callback_query
-    assert query is not None
-    found = await _ended_run(update, ctx)
-    if found is None:
-        return
-    cb, run = found
-    try:
-        minutes = cb.int_arg(1, domain.MIN_FOLLOWUP_MINUTES, domain.MAX_FOLLOWUP_MINUTES)
-    except BadCallback:
-        await query.answer(ctx.t("common.expired_button"))
-        return
+    run = await _ended_run(update, ctx, cb)
+    minutes = cb.int_arg(1, domain.MIN_FOLLOWUP_MINUTES, domain.MAX_FOLLOWUP_MINUTES)
     uid = user_id_of(update)
     async with _lock(ctx, uid):
         run = await ctx.store.get(uid, RUNS, run["id"]) or run
@@ -704,14 +663,10 @@ async def _followup_job(ctx: CoachContext) -> None:
     )
 
 
-async def on_outcome(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_outcome(update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback) -> None:
     """rl.fu run outcome: store the answer once."""
-    query = update.callback_query
-    assert query is not None
-    found = await _ended_run(update, ctx)
-    if found is None:
-        return
-    cb, run = found
+    run = await _ended_run(update, ctx, cb)
     outcome = cb.args[1] if len(cb.args) > 1 else ""
     if outcome not in domain.OUTCOMES or not run.get("followup_sent_at"):
         await query.answer(ctx.t("common.expired_button"))
