@@ -43,6 +43,7 @@ from bot.telegram.keyboards import chunk, inline
 log = logging.getLogger(__name__)
 
 RUNS = "relief_runs"
+TIMER_FIELD = "relief_timer_due"  # profile + index: the latest instant a timer was set for
 STATE = "relief"
 LIBRARY, RNG, LOCKS = "relief_library", "relief_rng", "relief_locks"
 _LOCK_STRIPES = 256
@@ -128,6 +129,15 @@ def _schedule(ctx: CoachContext, name: str, callback: Any, seconds: float, data:
     for job in queue.get_jobs_by_name(name):
         job.schedule_removal()
     queue.run_once(callback, when=max(0.0, seconds), data=data, name=name, job_kwargs=_JOB_KWARGS)
+
+
+async def _remember_timer(ctx: CoachContext, uid: int, due: datetime) -> None:
+    """Note in the profile (and so in the store's index) until when a timer may be pending, so
+    the start-up rebuild reads only the files of people with one, not every user's file."""
+    profile = await ctx.store.get_profile(uid) or {}
+    latest = profile.get(TIMER_FIELD)
+    if latest is None or datetime.fromisoformat(latest) < due:
+        await ctx.store.update_profile(uid, {TIMER_FIELD: _iso(due)})
 
 
 def _unschedule(ctx: CoachContext, name: str) -> None:
@@ -419,6 +429,7 @@ async def _show_step(
         _unschedule(ctx, _hold_job_name(uid))
     else:
         _schedule(ctx, _hold_job_name(uid), _hold_done, delay, (uid, run_id, index))
+        await _remember_timer(ctx, uid, _now(ctx) + timedelta(seconds=delay))
     shown = await _edit(ctx, uid, message_id, text, markup)
     if shown != message_id:  # a new message (the old one could not be edited)
         await ctx.store.set_state(uid, STATE, {**state, "message_id": shown})
@@ -517,6 +528,7 @@ async def _finish(
         (due - now).total_seconds(),
         (uid, run["id"]),
     )
+    await _remember_timer(ctx, uid, due)
     routine = _library(ctx).get(run["routine_id"])
     if routine is None:
         return
@@ -619,6 +631,7 @@ async def on_delay_set(
         await ctx.store.update(uid, RUNS, run["id"], {"followup_due_at": _iso(due)})
         seconds = (due - _now(ctx)).total_seconds()
         _schedule(ctx, _followup_job_name(uid), _followup_job, seconds, (uid, run["id"]))
+        await _remember_timer(ctx, uid, due)
     await query.answer()
     routine = _library(ctx).get(run["routine_id"])
     assert routine is not None  # checked by _ended_run
@@ -705,9 +718,12 @@ async def _rebuild_all(ctx: CoachContext) -> None:
     store = ctx.services.store
     entries = await asyncio.to_thread(lambda: list(store.index_entries()))
     count = 0
+    oldest = _now(ctx) - domain.MAX_FOLLOWUP_LATENESS
     for uid, entry in entries:
         if not entry.get("accepted") or entry.get("active") is False:
             continue
+        if not entry.get(TIMER_FIELD) or datetime.fromisoformat(entry[TIMER_FIELD]) < oldest:
+            continue  # no timer of theirs could still be worth re-arming
         try:
             count += await _rebuild_user(ctx, uid)
         except Exception as exc:  # one person's bad data must not stop everyone's timers
