@@ -26,6 +26,9 @@ class Profile(TypedDict, total=False):
     relief_followup_minutes
                  minutes between the end of a relief routine and "how is it now?" (5-30;
                  absent = 10). Set from the routine's end message.
+    relief_timer_due
+                 the latest instant a relief timer (hold or follow-up) was set for; the
+                 start-up rebuild only reads the files of people whose timer may be pending.
     last_tip_date        local "YYYY-MM-DD" of the last morning tip (set before sending).
     tips_paused_until    ISO UTC instant until which morning tips are paused, or None.
     tips_enabled         False when they switched morning tips off in /tips (absent = on).
@@ -46,6 +49,7 @@ class Profile(TypedDict, total=False):
     redflag_offered_at: str
     gp_prompted_at: str
     relief_followup_minutes: int
+    relief_timer_due: str
     last_tip_date: str
     tips_paused_until: str | None
     tips_enabled: bool

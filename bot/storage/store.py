@@ -57,7 +57,15 @@ SCHEMA_VERSION = 1  # content of a user file (its "_meta" table)
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {}
 
 # Profile fields copied into the index, for the scheduler (only those present).
-INDEX_FIELDS = ("tz", "tip_time", "active", "accepted", "tips_paused_until", "tips_enabled")
+INDEX_FIELDS = (
+    "tz",
+    "tip_time",
+    "active",
+    "accepted",
+    "tips_paused_until",
+    "tips_enabled",
+    "relief_timer_due",  # lets the relief timer rebuild skip everyone without a pending timer
+)
 
 META, PROFILE, STATE = "_meta", "profile", "state"
 RESERVED_TABLES = frozenset({META, PROFILE, STATE})  # only reachable via their own methods

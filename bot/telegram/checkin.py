@@ -16,7 +16,7 @@ import html
 import logging
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from tinydb import TinyDB
@@ -27,7 +27,7 @@ from bot.domain import checkin as rules
 from bot.domain.checkin import TABLE, DayGroup, InvalidEpisode, NoteProblem
 from bot.storage.store import SINGLE_DOC_ID, STATE
 from bot.telegram.callbacks import BadCallback, Callback, feature_pattern, route_pattern
-from bot.telegram.common import AWAITING, decode, edit_or_send, user_id_of
+from bot.telegram.common import AWAITING, button, edit_or_send, user_id_of
 from bot.telegram.context import CoachContext
 from bot.telegram.keyboards import chunk, inline, main_menu
 
@@ -393,13 +393,9 @@ async def _save(
 # ---------------------------------------------------------------------- buttons
 
 
-async def on_button(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_button(update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback) -> None:
     """Every "ck.*" button: decode, check it belongs to the current draft or episode, act."""
-    query = update.callback_query
-    assert query is not None
-    cb = await decode(update, ctx)
-    if cb is None:
-        return
     user_id = user_id_of(update)
     try:
         if cb.route in VALID_STEPS:
@@ -676,17 +672,12 @@ async def _history(ctx: CoachContext, user_id: int) -> tuple[str, Markup | None]
     return "\n".join([ctx.t("checkin.history_header"), *lines]), inline(chunk(buttons, 4))
 
 
-async def on_log_after_relief(update: Update, ctx: CoachContext) -> None:
-    """"Log this episode" at the end of a relief routine: region and routine come prefilled."""
-    query = update.callback_query
-    assert query is not None
-    callback = await decode(update, ctx)
-    if callback is None:
-        return
-    try:
-        region, routine_id = callback.arg(0), callback.arg(1)
-    except BadCallback:
-        region = routine_id = ""
+@button
+async def on_log_after_relief(
+    update: Update, ctx: CoachContext, query: CallbackQuery, callback: Callback
+) -> None:
+    """ "Log this episode" at the end of a relief routine: region and routine come prefilled."""
+    region, routine_id = callback.arg(0), callback.arg(1)
     known_region = any(r.id == region for r in ctx.content.vocabulary.regions)
     if not known_region or ctx.content.relief.get(routine_id) is None:
         await query.answer(ctx.t("common.expired_button"))

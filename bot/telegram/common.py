@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import CallbackQuery, Message, Update
@@ -34,15 +36,24 @@ def user_id_of(update: Update) -> int:
     return update.effective_user.id
 
 
-async def decode(update: Update, ctx: CoachContext) -> Callback | None:
-    """Decode a pressed button; on bad data answer briefly and return None (nothing changes)."""
-    query = update.callback_query
-    assert query is not None
-    try:
-        return ctx.services.codec.decode(query.from_user.id, query.data)
-    except BadCallback:
-        await query.answer(ctx.t("common.expired_button"))
-        return None
+ButtonHandler = Callable[[Update, CoachContext, CallbackQuery, Callback], Awaitable[None]]
+
+
+def button(handler: ButtonHandler) -> Callable[[Update, CoachContext], Awaitable[None]]:
+    """Make an inline-button handler: the data is decoded first, and bad data, here or an
+    argument the handler finds wrong (BadCallback), gets a short answer and changes nothing."""
+
+    @functools.wraps(handler)
+    async def handle(update: Update, ctx: CoachContext) -> None:
+        query = update.callback_query
+        assert query is not None
+        try:
+            callback = ctx.services.codec.decode(query.from_user.id, query.data)
+            await handler(update, ctx, query, callback)
+        except BadCallback:
+            await query.answer(ctx.t("common.expired_button"))
+
+    return handle
 
 
 async def edit_or_send(query: CallbackQuery, text: str, **kwargs: Any) -> Message | bool | None:

@@ -25,7 +25,7 @@ import secrets
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup, Update
+from telegram import Bot, CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
@@ -36,8 +36,8 @@ from bot.domain.zones import local_now
 from bot.reports.charts import ReportLabels, WeekLabels, report_chart, week_chart
 from bot.reports.pdf import ReportDocument, Table, render_report
 from bot.storage import Store
-from bot.telegram.callbacks import BadCallback, feature_pattern
-from bot.telegram.common import decode, edit_or_send, user_id_of
+from bot.telegram.callbacks import BadCallback, Callback, feature_pattern
+from bot.telegram.common import button, edit_or_send, user_id_of
 from bot.telegram.context import CoachContext, Services, services_of
 from bot.telegram.delivery import deliver, mark_inactive
 from bot.telegram.jobs import remove_user_jobs
@@ -186,18 +186,12 @@ async def week_command(update: Update, ctx: CoachContext) -> None:
     await message.reply_text(text, reply_markup=_weekly_button(ctx.t, ctx.button, user_id, enabled))
 
 
-async def on_weekly_toggle(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_weekly_toggle(
+    update: Update, ctx: CoachContext, query: CallbackQuery, callback: Callback
+) -> None:
     """Opt in or out of the Sunday summary."""
-    query = update.callback_query
-    assert query is not None
-    callback = await decode(update, ctx)
-    if callback is None:
-        return
-    try:
-        enabled = bool(callback.int_arg(0, 0, 1))
-    except BadCallback:
-        await query.answer(ctx.t("common.expired_button"))
-        return
+    enabled = bool(callback.int_arg(0, 0, 1))
     user_id = user_id_of(update)
     await ctx.store.update_profile(user_id, {"weekly_summary": enabled})
     await query.answer(ctx.t("insights.weekly_on" if enabled else "insights.weekly_off"))
@@ -345,20 +339,14 @@ def _report_document(
     )
 
 
-async def on_report_period(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_report_period(
+    update: Update, ctx: CoachContext, query: CallbackQuery, callback: Callback
+) -> None:
     """The 30/90-day button: build the PDF off the event loop and send it as a document."""
-    query = update.callback_query
-    assert query is not None
-    callback = await decode(update, ctx)
-    if callback is None:
-        return
-    try:
-        days = callback.int_arg(0, 1, 365)
-        if days not in REPORT_DAYS:
-            raise BadCallback("unknown period")
-    except BadCallback:
-        await query.answer(ctx.t("common.expired_button"))
-        return
+    days = callback.int_arg(0, 1, 365)
+    if days not in REPORT_DAYS:
+        raise BadCallback("unknown period")
     await query.answer()
     user_id = user_id_of(update)
     profile = await ctx.store.get_profile(user_id)
@@ -441,13 +429,11 @@ def _question_markup(
     return text, keyboard
 
 
-async def on_red_flag(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_red_flag(
+    update: Update, ctx: CoachContext, query: CallbackQuery, callback: Callback
+) -> None:
     """rf.go / rf.skip / rf.a: one question per tap; a stale or repeated tap changes nothing."""
-    query = update.callback_query
-    assert query is not None
-    callback = await decode(update, ctx)
-    if callback is None:
-        return
     user_id = user_id_of(update)
     words = safety_content().red_flags
     state = await ctx.store.get_state(user_id, REDFLAG_STATE)
@@ -591,21 +577,15 @@ async def forget_command(update: Update, ctx: CoachContext) -> None:
     await message.reply_text(ctx.t("insights.forget_ask"), reply_markup=keyboard)
 
 
-async def on_forget(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_forget(
+    update: Update, ctx: CoachContext, query: CallbackQuery, callback: Callback
+) -> None:
     """fg.yes deletes everything (jobs first, so none writes again); fg.no keeps it."""
-    query = update.callback_query
-    assert query is not None
-    callback = await decode(update, ctx)
-    if callback is None:
-        return
     user_id = user_id_of(update)
     state = await ctx.store.get_state(user_id, FORGET_STATE)
-    try:
-        if not state or state.get("token") != callback.arg(0):
-            raise BadCallback("not the current confirmation")
-    except BadCallback:
-        await query.answer(ctx.t("common.expired_button"))
-        return
+    if not state or state.get("token") != callback.arg(0):
+        raise BadCallback("not the current confirmation")
     await query.answer()
     if callback.route != "fg.yes":
         await ctx.store.clear_state(user_id, FORGET_STATE)

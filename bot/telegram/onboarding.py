@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
@@ -20,8 +20,8 @@ from bot.domain.zones import (
     resolve_zone,
     zone_label,
 )
-from bot.telegram.callbacks import route_pattern
-from bot.telegram.common import clear_awaiting, decode, edit_or_send, set_awaiting, user_id_of
+from bot.telegram.callbacks import Callback, route_pattern
+from bot.telegram.common import button, clear_awaiting, edit_or_send, set_awaiting, user_id_of
 from bot.telegram.context import CoachContext
 from bot.telegram.delivery import mark_inactive
 from bot.telegram.insights import offer_red_flag_check
@@ -77,12 +77,11 @@ async def _continue_onboarding(update: Update, ctx: CoachContext, profile: Profi
         )
 
 
-async def on_accept(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_accept(
+    update: Update, ctx: CoachContext, query: CallbackQuery, _callback: Callback
+) -> None:
     """The "I understand" button."""
-    query = update.callback_query
-    assert query is not None
-    if await decode(update, ctx) is None:
-        return
     user_id = user_id_of(update)
     profile = await ctx.store.get_profile(user_id)
     if profile is None:
@@ -164,13 +163,11 @@ async def _save_zone(update: Update, ctx: CoachContext, zone: str) -> tuple[str,
     return ctx.t("onboarding.zone_set", zone=zone_label(zone), local_time=local), profile
 
 
-async def on_zone_button(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_zone_button(
+    update: Update, ctx: CoachContext, query: CallbackQuery, callback: Callback
+) -> None:
     """A quick zone button, or "type my city"."""
-    query = update.callback_query
-    assert query is not None
-    callback = await decode(update, ctx)
-    if callback is None:
-        return
     user_id = user_id_of(update)
     if callback.route == "ob.tzt":
         await set_awaiting(ctx, user_id, TZ_INPUT)
@@ -222,12 +219,10 @@ async def _save_tip_time(
     return ctx.t("onboarding.tip_time_set", time=value), profile
 
 
-async def on_tip_time_button(update: Update, ctx: CoachContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    callback = await decode(update, ctx)
-    if callback is None:
-        return
+@button
+async def on_tip_time_button(
+    update: Update, ctx: CoachContext, query: CallbackQuery, callback: Callback
+) -> None:
     if callback.route == "ob.tto":
         await set_awaiting(ctx, user_id_of(update), TIP_TIME_INPUT)
         await query.answer()
@@ -288,12 +283,10 @@ async def settings_command(update: Update, ctx: CoachContext) -> None:
     await update.effective_message.reply_text(text, reply_markup=keyboard)
 
 
-async def on_settings_button(update: Update, ctx: CoachContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    callback = await decode(update, ctx)
-    if callback is None:
-        return
+@button
+async def on_settings_button(
+    update: Update, ctx: CoachContext, query: CallbackQuery, callback: Callback
+) -> None:
     await query.answer()
     user_id = user_id_of(update)
     if callback.route == "ob.cz":

@@ -27,14 +27,14 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.domain import relief as domain
 from bot.domain.relief import Library, Routine
 from bot.telegram.callbacks import BadCallback, Callback, route_pattern
-from bot.telegram.common import decode, user_id_of
+from bot.telegram.common import button, user_id_of
 from bot.telegram.context import CoachContext, Services
 from bot.telegram.delivery import deliver, mark_inactive
 from bot.telegram.jobs import user_job_name
@@ -43,6 +43,7 @@ from bot.telegram.keyboards import chunk, inline
 log = logging.getLogger(__name__)
 
 RUNS = "relief_runs"
+TIMER_FIELD = "relief_timer_due"  # profile + index: the latest instant a timer was set for
 STATE = "relief"
 LIBRARY, RNG, LOCKS = "relief_library", "relief_rng", "relief_locks"
 _LOCK_STRIPES = 256
@@ -128,6 +129,15 @@ def _schedule(ctx: CoachContext, name: str, callback: Any, seconds: float, data:
     for job in queue.get_jobs_by_name(name):
         job.schedule_removal()
     queue.run_once(callback, when=max(0.0, seconds), data=data, name=name, job_kwargs=_JOB_KWARGS)
+
+
+async def _remember_timer(ctx: CoachContext, uid: int, due: datetime) -> None:
+    """Note in the profile (and so in the store's index) until when a timer may be pending, so
+    the start-up rebuild reads only the files of people with one, not every user's file."""
+    profile = await ctx.store.get_profile(uid) or {}
+    latest = profile.get(TIMER_FIELD)
+    if latest is None or datetime.fromisoformat(latest) < due:
+        await ctx.store.update_profile(uid, {TIMER_FIELD: _iso(due)})
 
 
 def _unschedule(ctx: CoachContext, name: str) -> None:
@@ -252,13 +262,11 @@ async def _region_prompt(ctx: CoachContext, uid: int) -> str:
     return "\n".join(lines[:4])
 
 
-async def on_start_button(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_start_button(
+    update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback
+) -> None:
     """rl.start [region]: from another feature's message; always answers with a new message."""
-    query = update.callback_query
-    assert query is not None
-    cb = await decode(update, ctx)
-    if cb is None:
-        return
     uid = user_id_of(update)
     if not cb.args:
         await query.answer()
@@ -274,13 +282,9 @@ async def on_start_button(update: Update, ctx: CoachContext) -> None:
     await _start_ranked(ctx, uid, region, message_id=None)
 
 
-async def on_region(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_region(update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback) -> None:
     """rl.reg region: the region picker turns into the first step of the best routine."""
-    query = update.callback_query
-    assert query is not None
-    cb = await decode(update, ctx)
-    if cb is None:
-        return
     region = cb.args[0] if cb.args else ""
     if not _known_region(ctx, region):
         await query.answer(ctx.t("common.expired_button"))
@@ -294,13 +298,9 @@ async def on_region(update: Update, ctx: CoachContext) -> None:
     await _start_ranked(ctx, uid, region, message_id=message_id)
 
 
-async def on_go(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_go(update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback) -> None:
     """rl.go region routine: start a chosen routine ("try another", "my best instead")."""
-    query = update.callback_query
-    assert query is not None
-    cb = await decode(update, ctx)
-    if cb is None:
-        return
     region = cb.args[0] if cb.args else ""
     routine = _library(ctx).get(cb.args[1]) if len(cb.args) > 1 else None
     if routine is None or not _known_region(ctx, region) or region not in routine.regions:
@@ -429,6 +429,7 @@ async def _show_step(
         _unschedule(ctx, _hold_job_name(uid))
     else:
         _schedule(ctx, _hold_job_name(uid), _hold_done, delay, (uid, run_id, index))
+        await _remember_timer(ctx, uid, _now(ctx) + timedelta(seconds=delay))
     shown = await _edit(ctx, uid, message_id, text, markup)
     if shown != message_id:  # a new message (the old one could not be edited)
         await ctx.store.set_state(uid, STATE, {**state, "message_id": shown})
@@ -437,20 +438,14 @@ async def _show_step(
 # --------------------------------------------------------------------------- the guided run
 
 
-async def on_step_button(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_step_button(
+    update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback
+) -> None:
     """Next / Skip / Stop on a step. Only the step showing now counts; older presses are stale."""
-    query = update.callback_query
-    assert query is not None
-    cb = await decode(update, ctx)
-    if cb is None:
-        return
     uid = user_id_of(update)
-    try:
-        run_id = cb.int_arg(0, 1, _MAX_ID)
-        index = cb.int_arg(1, 0, 50)
-    except BadCallback:
-        await query.answer(ctx.t("common.expired_button"))
-        return
+    run_id = cb.int_arg(0, 1, _MAX_ID)
+    index = cb.int_arg(1, 0, 50)
     async with _lock(ctx, uid):
         state = await ctx.store.get_state(uid, STATE)
         run = await ctx.store.get(uid, RUNS, run_id)
@@ -533,6 +528,7 @@ async def _finish(
         (due - now).total_seconds(),
         (uid, run["id"]),
     )
+    await _remember_timer(ctx, uid, due)
     routine = _library(ctx).get(run["routine_id"])
     if routine is None:
         return
@@ -561,33 +557,18 @@ async def on_cancel(uid: int, ctx: CoachContext) -> bool:
 # --------------------------------------------------------------------------- after the routine
 
 
-async def _ended_run(update: Update, ctx: CoachContext) -> tuple[Callback, dict[str, Any]] | None:
-    """Decode a button about a run and load that run (this person's own); None if stale."""
-    query = update.callback_query
-    assert query is not None
-    cb = await decode(update, ctx)
-    if cb is None:
-        return None
-    try:
-        run_id = cb.int_arg(0, 1, _MAX_ID)
-    except BadCallback:
-        await query.answer(ctx.t("common.expired_button"))
-        return None
-    run = await ctx.store.get(user_id_of(update), RUNS, run_id)
+async def _ended_run(update: Update, ctx: CoachContext, cb: Callback) -> dict[str, Any]:
+    """The run a button is about (this person's own); BadCallback if it is gone or stale."""
+    run = await ctx.store.get(user_id_of(update), RUNS, cb.int_arg(0, 1, _MAX_ID))
     if run is None or _library(ctx).get(run["routine_id"]) is None:
-        await query.answer(ctx.t("common.expired_button"))
-        return None
-    return cb, run
+        raise BadCallback("no such run")
+    return run
 
 
-async def on_other(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_other(update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback) -> None:
     """rl.oth run: list the region's other routines, best first."""
-    query = update.callback_query
-    assert query is not None
-    found = await _ended_run(update, ctx)
-    if found is None:
-        return
-    _, run = found
+    run = await _ended_run(update, ctx, cb)
     uid = user_id_of(update)
     region = run["region"]
     answers = (await _answers(ctx, uid)).get(region, [])
@@ -616,14 +597,10 @@ def _followup_pending(run: dict[str, Any]) -> bool:
     return bool(run.get("followup_due_at")) and not run.get("followup_sent_at")
 
 
-async def on_delay(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_delay(update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback) -> None:
     """rl.fd run: offer 5-30 minutes for the follow-up."""
-    query = update.callback_query
-    assert query is not None
-    found = await _ended_run(update, ctx)
-    if found is None:
-        return
-    _, run = found
+    run = await _ended_run(update, ctx, cb)
     if not _followup_pending(run):
         await query.answer(ctx.t("relief.ended"))
         return
@@ -636,19 +613,13 @@ async def on_delay(update: Update, ctx: CoachContext) -> None:
     await _edit(ctx, uid, _message_id(update), ctx.t("relief.delay_ask"), inline(chunk(buttons, 3)))
 
 
-async def on_delay_set(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_delay_set(
+    update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback
+) -> None:
     """rl.fm run minutes: save the person's follow-up delay and move this run's follow-up."""
-    query = update.callback_query
-    assert query is not None
-    found = await _ended_run(update, ctx)
-    if found is None:
-        return
-    cb, run = found
-    try:
-        minutes = cb.int_arg(1, domain.MIN_FOLLOWUP_MINUTES, domain.MAX_FOLLOWUP_MINUTES)
-    except BadCallback:
-        await query.answer(ctx.t("common.expired_button"))
-        return
+    run = await _ended_run(update, ctx, cb)
+    minutes = cb.int_arg(1, domain.MIN_FOLLOWUP_MINUTES, domain.MAX_FOLLOWUP_MINUTES)
     uid = user_id_of(update)
     async with _lock(ctx, uid):
         run = await ctx.store.get(uid, RUNS, run["id"]) or run
@@ -660,6 +631,7 @@ async def on_delay_set(update: Update, ctx: CoachContext) -> None:
         await ctx.store.update(uid, RUNS, run["id"], {"followup_due_at": _iso(due)})
         seconds = (due - _now(ctx)).total_seconds()
         _schedule(ctx, _followup_job_name(uid), _followup_job, seconds, (uid, run["id"]))
+        await _remember_timer(ctx, uid, due)
     await query.answer()
     routine = _library(ctx).get(run["routine_id"])
     assert routine is not None  # checked by _ended_run
@@ -704,14 +676,10 @@ async def _followup_job(ctx: CoachContext) -> None:
     )
 
 
-async def on_outcome(update: Update, ctx: CoachContext) -> None:
+@button
+async def on_outcome(update: Update, ctx: CoachContext, query: CallbackQuery, cb: Callback) -> None:
     """rl.fu run outcome: store the answer once."""
-    query = update.callback_query
-    assert query is not None
-    found = await _ended_run(update, ctx)
-    if found is None:
-        return
-    cb, run = found
+    run = await _ended_run(update, ctx, cb)
     outcome = cb.args[1] if len(cb.args) > 1 else ""
     if outcome not in domain.OUTCOMES or not run.get("followup_sent_at"):
         await query.answer(ctx.t("common.expired_button"))
@@ -750,9 +718,12 @@ async def _rebuild_all(ctx: CoachContext) -> None:
     store = ctx.services.store
     entries = await asyncio.to_thread(lambda: list(store.index_entries()))
     count = 0
+    oldest = _now(ctx) - domain.MAX_FOLLOWUP_LATENESS
     for uid, entry in entries:
         if not entry.get("accepted") or entry.get("active") is False:
             continue
+        if not entry.get(TIMER_FIELD) or datetime.fromisoformat(entry[TIMER_FIELD]) < oldest:
+            continue  # no timer of theirs could still be worth re-arming
         try:
             count += await _rebuild_user(ctx, uid)
         except Exception as exc:  # one person's bad data must not stop everyone's timers

@@ -12,15 +12,15 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.domain import coaching
 from bot.domain.coaching import TOPICS, Tip, TipLibrary
 from bot.domain.zones import zone_label
 from bot.scheduling import TipScheduler, pick_tip, record_tip
-from bot.telegram.callbacks import BadCallback, feature_pattern
-from bot.telegram.common import decode, edit_or_send, user_id_of
+from bot.telegram.callbacks import BadCallback, Callback, feature_pattern
+from bot.telegram.common import button, edit_or_send, user_id_of
 from bot.telegram.context import CoachContext, Services
 from bot.telegram.keyboards import inline, main_menu
 
@@ -198,17 +198,12 @@ async def tips_command(update: Update, ctx: CoachContext) -> None:
 # ---------------------------------------------------------------------------- buttons
 
 
-async def on_button(update: Update, ctx: CoachContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    callback = await decode(update, ctx)
-    if callback is None:
-        return
+@button
+async def on_button(
+    update: Update, ctx: CoachContext, query: CallbackQuery, callback: Callback
+) -> None:
     uid = user_id_of(update)
-    try:
-        await _dispatch(update, ctx, uid, callback.route, callback)
-    except BadCallback:
-        await query.answer(ctx.t("common.expired_button"))
+    await _dispatch(update, ctx, uid, callback.route, callback)
 
 
 async def _dispatch(update: Update, ctx: CoachContext, uid: int, route: str, cb: Any) -> None:

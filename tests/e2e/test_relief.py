@@ -220,7 +220,9 @@ async def test_followup_late_by_minutes_is_sent_by_hours_is_dropped(slower: BotH
     await slower.start()
     await very_late.expect_silence(1.5)
     run = _runs(slower, 4005)[0]
-    assert run["followup_sent_at"] is None and run["followup_due_at"] is None
+    assert run["followup_sent_at"] is None  # dropped silently: the rebuild skipped this person
+    assert slower.app is not None and slower.app.job_queue is not None
+    assert not slower.app.job_queue.get_jobs_by_name("rl.fu.u4005")
 
 
 async def test_hold_resumes_after_restart(slower: BotHarness) -> None:

@@ -1,8 +1,5 @@
-"""SIGTERM to a running bot (what Docker and systemd send on stop) loses no write in flight.
-
-Until check-ins exist on this branch the write is a settings change (/tiptime), which goes through
-the same path: handler -> Store write -> reply.
-"""
+"""SIGTERM to a running bot (what Docker and systemd send on stop) loses no write in flight:
+a check-in being saved, and settings changes queued behind one another."""
 
 from __future__ import annotations
 
@@ -95,3 +92,42 @@ async def test_sigterm_during_writes_keeps_them(loopback: LoopbackBotAPI, tmp_pa
     assert not [p for p in data_dir.rglob(".*.tmp-*")]
     with Store(data_dir):
         pass
+
+
+def _episodes(data_dir: Path, uid: int) -> list[dict[str, object]]:
+    path = data_dir / "users" / f"{uid % 256:02x}" / f"{uid}.json"
+    return list(json.loads(path.read_text(encoding="utf-8")).get("episodes", {}).values())
+
+
+async def test_sigterm_during_a_checkin_save_keeps_the_episode(
+    loopback: LoopbackBotAPI, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    bot = BotProcess(bot_env(loopback, data_dir), tmp_path / "bot.log")
+    await bot.start()
+    try:
+        user = loopback.user(311, first_name="Sam")
+        await _onboard(user)
+        user.mark_seen()
+        await user.send("/checkin")
+        for label in ("7", "Back", "Done ✓", "Minutes"):
+            await _press_when_shown(user, label)
+        await _press_when_shown(user, "Stress")
+        # The "Saved" edit is held back, so the save handler is still in flight at SIGTERM.
+        loopback.inject_delay("editMessageText", 1.0, times=None)
+        edits_before = loopback.count("editMessageText")
+        await user.press("💾 Save", wait=False)
+        async with asyncio.timeout(10):
+            while loopback.pending_updates or loopback.count("editMessageText") == edits_before:
+                await asyncio.sleep(0.005)
+        bot.signal()
+        assert await bot.wait() == 0
+        loopback.clear_faults()
+    finally:
+        await bot.kill()
+
+    assert "Traceback" not in bot.output, bot.output
+    [episode] = _episodes(data_dir, 311)
+    assert episode["intensity"] == 7 and episode["regions"] == ["back"]
+    assert episode["triggers"] == ["stress"]
+    assert any("Saved" in m.text for m in user.events)  # the confirmation still went out
