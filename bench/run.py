@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.e2e_bench import E2EResult, bench_e2e
+from bench.startup_bench import StartupResult, bench_startup
 from bench.storage_bench import StorageResult, bench_store, bench_tinydb
 
 FULL = {
@@ -32,6 +33,8 @@ FULL = {
     "tinydb_max_samples": 200,
     "e2e_users": 200,
     "e2e_rounds": 2,
+    "startup_users": 100_000,
+    "startup_episodes": 1_000_000,
 }
 QUICK = {
     "store_sizes": [100, 1_000],
@@ -42,6 +45,8 @@ QUICK = {
     "tinydb_max_samples": 20,
     "e2e_users": 5,
     "e2e_rounds": 1,
+    "startup_users": 300,
+    "startup_episodes": 1_000,
 }
 
 
@@ -156,14 +161,31 @@ def schedule_section(quick: bool) -> list[str]:
     return lines
 
 
+def startup_section(r: StartupResult) -> list[str]:
+    return [
+        f"4b. Start-up of the real process (python -m bot run), {r.users:,} users with "
+        f"{r.episodes:,} episodes",
+        f"  to serving (first getUpdates, every start-up hook done): {r.seconds_to_serving:.2f} s; "
+        f"peak RSS {r.peak_rss_mb:.0f} MB; tip schedule rebuilt for {r.tips_rebuilt} users",
+        check(
+            "serving with schedules rebuilt <= 5 s",
+            r.seconds_to_serving <= 5,
+            f"{r.seconds_to_serving:.2f} s",
+        ),
+        check("peak resident memory <= 300 MB", r.peak_rss_mb <= 300, f"{r.peak_rss_mb:.0f} MB"),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds)")
-    parser.add_argument("--only", choices=["storage", "e2e", "schedule"], action="append")
+    parser.add_argument(
+        "--only", choices=["storage", "e2e", "schedule", "startup"], action="append"
+    )
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: /tmp)")
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
-    wanted = set(args.only or ["storage", "e2e", "schedule"])
+    wanted = set(args.only or ["storage", "e2e", "schedule", "startup"])
     started = time.perf_counter()
     load_before = os.getloadavg()
     lines = [
@@ -194,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
             lines += [*e2e_section(e2e), ""]
         if "schedule" in wanted:
             lines += [*schedule_section(args.quick), ""]
+        if "startup" in wanted:
+            r = bench_startup(root, cfg["startup_users"], cfg["startup_episodes"])
+            lines += [*startup_section(r), ""]
     lines.append(
         f"done in {time.perf_counter() - started:.0f} s; load average at end "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"

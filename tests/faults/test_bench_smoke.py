@@ -30,7 +30,8 @@ def test_benchmarks_run_at_tiny_sizes(tmp_path: Path) -> None:
 
 
 def test_bench_command_prints_one_table(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    assert main(["--quick", "--only", "storage", "--dir", str(tmp_path)]) == 0
+    assert main(["--quick", "--only", "startup", "--dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert f"{os.cpu_count()} cores" in out and "command: python -m bench.run --quick" in out
-    assert "coach Store" in out and "stock TinyDB" in out
+    assert "4b. Start-up of the real process" in out
+    assert "tip schedule rebuilt for 300 users" in out
