@@ -33,7 +33,7 @@ def inject(harness: BotHarness, kind: str, method: str, chat_id: int | None = No
     server = harness.server
     if kind == "429":
         server.inject_failure(method, error_code=429, retry_after=1, chat_id=chat_id)
-    elif kind in ("500", "502"):
+    elif kind in ("403", "500", "502"):
         server.inject_failure(method, error_code=int(kind), chat_id=chat_id)
     elif kind == "reset":
         server.inject_reset(method, chat_id=chat_id)
@@ -45,7 +45,7 @@ def texts(user: FakeUser, needle: str) -> list[str]:
     return [m.text for m in user.messages if needle in m.text]
 
 
-@pytest.mark.parametrize("kind", kinds("502", "429", "500", "reset"))
+@pytest.mark.parametrize("kind", kinds("502", "429", "500", "reset", "403"))
 async def test_reply_fault_bot_keeps_serving_and_nothing_is_duplicated(
     harness: BotHarness, kind: str
 ) -> None:
@@ -53,11 +53,14 @@ async def test_reply_fault_bot_keeps_serving_and_nothing_is_duplicated(
     other = await onboard(harness, 8101)
     inject(harness, kind, "sendMessage", chat_id=user.user_id)
     await user.send("/settings")
-    first = await user.next_message(timeout=10)
-    if kind == "429":
-        assert SETTINGS in first.text  # waited out by the rate limiter and sent once
+    if kind == "403":
+        await user.expect_silence(0.5)  # blocked for that moment: nothing can reach them
     else:
-        assert SORRY in first.text  # the reply was lost: the user is asked to try again
+        first = await user.next_message(timeout=10)
+        if kind == "429":
+            assert SETTINGS in first.text  # waited out by the rate limiter and sent once
+        else:
+            assert SORRY in first.text  # the reply was lost: the user is asked to try again
     await other.send("/settings")  # everyone else is served meanwhile
     assert SETTINGS in (await other.next_message()).text
     await user.send("/settings")  # and so is the user, right after
