@@ -26,15 +26,20 @@ test: $(STAMP)
 	$(BIN)/ruff check bot tests
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python -m bench.bench_schedule
-
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests
 
 # systemd-analyze verify for the units (if installed) and hadolint (from PyPI) for the Dockerfile.
 lint-deploy:
 	@sh deploy/lint.sh
+
+# Fault-injection suite, slow trials included (kill -9 x50, Telegram faults, fuzzing, disk, privacy).
+faults: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow or not slow" tests/faults
+
+# Benchmarks vs stock alternatives; prints one table (takes a few minutes).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .venv-lint .pytest_cache .ruff_cache

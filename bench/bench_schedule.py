@@ -71,6 +71,19 @@ def make_users(data_dir: Path, profiles: dict[int, dict[str, Any]]) -> float:
 # ---------------------------------------------------------------------------- 1. rebuild
 
 
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. VmHWM, not ru_maxrss: on Linux ru_maxrss survives exec, so a
+    child started by a big parent (bench.run after the storage benchmark) would report the
+    parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def rebuild_child(data_dir: str) -> None:
     """Runs in a fresh process: what a bot start costs for the tip schedule."""
     import bot.app  # noqa: F401  (the whole bot's imports count towards memory)
@@ -78,14 +91,14 @@ def rebuild_child(data_dir: str) -> None:
     from bot.scheduling import DueIndex
     from bot.storage import Store
 
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline = _peak_rss_mb()
     started = time.perf_counter()
     store = Store(Path(data_dir)).open()
     entries = list(store.index_entries())
     index = DueIndex()
     index.rebuild(entries, datetime.now(UTC), CATCH_UP)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_rss_mb()
     store.close_sync()
     print(
         json.dumps(
@@ -149,6 +162,7 @@ async def _burst(due: int, data_dir: Path, rate_limiter: bool, lead: float) -> d
     probe = server.user(PROBE_UID)
     latencies: list[float] = []
     first_at: float | None = None
+    cpu_started = time.process_time()
     try:
         deadline = time.perf_counter() + max(120.0, due / 10)
         while scheduler.sent < due and time.perf_counter() < deadline:
@@ -162,6 +176,9 @@ async def _burst(due: int, data_dir: Path, rate_limiter: bool, lead: float) -> d
                 latencies.append(time.perf_counter() - asked)
             await asyncio.sleep(0.25)
         ended = time.perf_counter()
+        cpu = time.process_time() - cpu_started
+        # Per person: a due user with no message lost their tip, one with two got a duplicate.
+        received = [len(server.user(uid).events) for uid in range(1, due + 1)]
     finally:
         await stop_polling(app)
         await server.stop()
@@ -176,6 +193,10 @@ async def _burst(due: int, data_dir: Path, rate_limiter: bool, lead: float) -> d
         "reply_p50_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
         "reply_max_ms": max(latencies) * 1000 if latencies else float("nan"),
         "replies": len(latencies),
+        # Process CPU (bot, loopback server and probe share it) per tip sent.
+        "cpu_ms_per_tip": cpu * 1000 / sent if sent else float("nan"),
+        "lost": sum(1 for n in received if n == 0),
+        "duplicated": sum(1 for n in received if n > 1),
     }
 
 

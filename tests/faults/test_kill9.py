@@ -1,0 +1,214 @@
+"""Kill -9: the real bot (`python -m bot run`) against the loopback Bot API in this process,
+simulated users checking in, SIGKILL at random moments. After every kill: every data file loads
+and every check-in the bot confirmed ("Saved" with the user's note) is stored.
+
+Beside it, the same trial with stock TinyDB (`TinyDB(path)`, JSONStorage writing in place): a
+writer process saving check-ins, killed at random moments, counting torn files and lost saves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox import FakeUser, LoopbackBotAPI
+from bot.storage import Store
+from bot.storage.atomic import is_temp_name
+from tests.e2e.harness import TOKEN
+from tests.faults.conftest import CAPTURE, FIGURES
+from tests.faults.flows import FlowStalled, checkin_with_note, onboard_robust
+
+ROOT = Path(__file__).resolve().parents[2]
+STOCK_WRITER = Path(__file__).with_name("stock_writer.py")
+USERS = 5
+
+
+@dataclass
+class Tally:
+    trials: int = 0
+    confirmed: int = 0
+    corrupt_files: int = 0
+    lost: int = 0
+    notes: dict[int, list[str]] = field(default_factory=dict)  # confirmed, per user
+    missing: set[str] = field(default_factory=set)  # confirmed but not stored
+
+    def figure(self) -> str:
+        return (
+            f"{self.trials} trials, {self.confirmed} confirmed saves, "
+            f"{self.corrupt_files} corrupt files, {self.lost} lost saves"
+        )
+
+
+def start_bot(server: LoopbackBotAPI, data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_BASE_URL": server.base_url,
+        "COACH_DATA_DIR": str(data_dir),
+        "COACH_POLL_TIMEOUT": "1",
+    }
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+
+
+async def until_polling(server: LoopbackBotAPI, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until the freshly started bot has asked for updates."""
+    before = server.count("getUpdates")
+    async with asyncio.timeout(30):
+        while server.count("getUpdates") == before:
+            assert proc.poll() is None, "the bot exited on its own"
+            await asyncio.sleep(0.02)
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+async def keep_checking_in(user: FakeUser, confirmed: list[str], trial: int) -> None:
+    """Check in again and again; a note goes into `confirmed` once the bot said "Saved"."""
+    n = 0
+    while True:
+        note = f"kill{trial}-u{user.user_id}-n{n} my calf jumped at dinner"
+        CAPTURE.secrets.add(note)
+        n += 1
+        try:
+            await checkin_with_note(user, note)
+        except FlowStalled:
+            user.mark_seen()
+            continue
+        confirmed.append(note)
+
+
+def check_data(data_dir: Path, tally: Tally) -> None:
+    """Every data file parses; every confirmed note is stored."""
+    for path in data_dir.rglob("*.json"):
+        try:
+            json.loads(path.read_bytes())
+        except ValueError:
+            tally.corrupt_files += 1
+    with Store(data_dir) as store:
+        tally.corrupt_files += len(store.verify_all())
+        for uid, notes in tally.notes.items():
+            stored = {e.get("note") for e in store.all_sync(uid, "episodes")}
+            tally.missing.update(note for note in notes if note not in stored)
+    tally.lost = len(tally.missing)
+    # Temp files of the killed bot were removed by Store.open above.
+    assert not [p for p in data_dir.rglob("*") if is_temp_name(p.name)]
+
+
+async def kill_trials(tmp_path: Path, trials: int, seed: str) -> Tally:
+    rng = random.Random(seed)
+    data_dir = tmp_path / "data"
+    log_path = tmp_path / "bot.log"
+    CAPTURE.data_dirs.append(data_dir)
+    tally = Tally()
+    async with LoopbackBotAPI(TOKEN, record_calls=False) as server:
+        users = [server.user(7_000 + n) for n in range(USERS)]
+        proc = start_bot(server, data_dir, log_path)
+        try:
+            await until_polling(server, proc)
+            await asyncio.gather(*(onboard_robust(u) for u in users))
+        finally:
+            kill(proc)
+        for trial in range(trials):
+            proc = start_bot(server, data_dir, log_path)
+            confirmed: dict[int, list[str]] = {u.user_id: [] for u in users}
+            tasks: list[asyncio.Task[None]] = []
+            try:
+                await until_polling(server, proc)
+                # Let the new bot take what the killed one left in the queue first.
+                if server.pending_updates:
+                    with contextlib.suppress(TimeoutError):
+                        await server.wait_until_delivered(timeout=3)
+                    await asyncio.sleep(0.3)  # and answer them
+                for u in users:
+                    u.mark_seen()
+                    tasks.append(
+                        asyncio.create_task(keep_checking_in(u, confirmed[u.user_id], trial))
+                    )
+                await asyncio.sleep(rng.uniform(0.8, 4.0))
+            finally:
+                kill(proc)
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            for uid, notes in confirmed.items():
+                tally.notes.setdefault(uid, []).extend(notes)
+                tally.confirmed += len(notes)
+            tally.trials += 1
+            check_data(data_dir, tally)
+    CAPTURE.subprocess_logs.append(log_path.read_text(errors="replace"))
+    return tally
+
+
+def stock_trials(tmp_path: Path, trials: int, seed: str) -> Tally:
+    """The same kills against a stock TinyDB writer (one JSON file rewritten in place)."""
+    rng = random.Random(seed)
+    path = tmp_path / "stock.json"
+    tally = Tally()
+    acked: list[int] = []
+    n = 0
+    for _ in range(trials):
+        proc = subprocess.Popen(
+            [sys.executable, str(STOCK_WRITER), str(path), str(n)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.05, 0.6))
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=10)
+        new = [int(line.split()[1]) for line in out.splitlines() if line.startswith("ack ")]
+        acked += new
+        tally.confirmed += len(new)
+        tally.trials += 1
+        n = max([n, *new]) + 1
+        try:
+            data = json.loads(path.read_bytes())
+            stored = {doc["n"] for doc in data.get("episodes", {}).values()}
+        except ValueError:
+            # Torn file: TinyDB cannot open it any more; everything in it is gone.
+            tally.corrupt_files += 1
+            stored = set()
+            path.unlink()
+        tally.lost += sum(1 for a in acked if a not in stored)
+        acked = [a for a in acked if a in stored]  # count each loss once
+    return tally
+
+
+async def _kill_suite(tmp_path: Path, trials: int) -> None:
+    coach = await kill_trials(tmp_path, trials, seed=f"kill-{trials}")
+    stock = stock_trials(tmp_path, trials, seed=f"stock-{trials}")
+    FIGURES[f"kill -9, coach ({trials} trials)"] = coach.figure()
+    FIGURES[f"kill -9, stock TinyDB JSONStorage ({trials} trials)"] = stock.figure()
+    assert coach.confirmed >= trials, "the users hardly got to save anything"
+    assert (coach.corrupt_files, coach.lost) == (0, 0), coach.figure()
+    assert stock.confirmed > 0
+
+
+async def test_kill9_quick(tmp_path: Path) -> None:
+    await _kill_suite(tmp_path, trials=3)
+
+
+@pytest.mark.slow
+async def test_kill9_50_trials(tmp_path: Path) -> None:
+    await _kill_suite(tmp_path, trials=50)
