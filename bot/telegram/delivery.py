@@ -3,7 +3,9 @@
 Handlers reply inside an update and let the error handler deal with failures. Scheduled sends are
 different: one person's failure must never stop the job or skip anyone else, so they go through
 here. A 429 is already waited out by the AIORateLimiter; a user who blocked the bot is marked
-inactive (their schedules check `active`); network trouble is retried with backoff.
+inactive (their schedules check `active`); a failed connection is retried with backoff. A timeout
+is not retried: Telegram may have sent the message and only its answer was late, and a person
+should never get the same message twice.
 """
 
 from __future__ import annotations
@@ -55,7 +57,10 @@ async def deliver(
         except RetryAfter as exc:
             # Only reached if the rate limiter's own retries ran out.
             await asyncio.sleep(_seconds(exc.retry_after))
-        except (TimedOut, NetworkError):
+        except TimedOut:
+            log.warning("a delivery timed out; not retried, it may have arrived")
+            return None
+        except NetworkError:
             if attempt == RETRIES:
                 log.warning("giving up a delivery after %d network errors", RETRIES + 1)
                 return None

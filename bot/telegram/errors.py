@@ -7,7 +7,7 @@ import traceback
 from pathlib import Path
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 
 from bot.storage import StorageError
 from bot.telegram.context import CoachContext
@@ -35,6 +35,13 @@ async def on_error(update: object, ctx: CoachContext) -> None:
     if isinstance(error, NetworkError) and update is None:
         # Polling hiccups: PTB retries by itself; keep the log calm.
         log.warning("network trouble while polling: %s", type(error).__name__)
+        return
+    if isinstance(error, BadRequest) and "not modified" in str(error).lower():
+        return  # a double tap: the screen already shows what we meant to show
+    if isinstance(error, TimedOut):
+        # Telegram answered too slowly; the reply was most likely delivered, so an extra
+        # "something went wrong" would only confuse. The work itself was saved before replying.
+        log.warning("update %s: Telegram answered after the timeout", update_id)
         return
     # Type, update id and code location only: never the message text, health data or the token.
     log.error("update %s failed: %s at %s", update_id, type(error).__name__, where(error))

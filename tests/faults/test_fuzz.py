@@ -31,16 +31,6 @@ ROUTES = sorted(
 NO_OWN_SIGNED = ("rl.", "fg.", "rf.")
 TOKEN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 
-# Bugs this fuzzing found in other modules, pinned by test_known_bugs_still_there below (strict
-# xfail: fixing one turns it into a failure that says "remove it from here"). The fuzz tolerates
-# exactly these (route, error) pairs and fails on anything else.
-KNOWN_BUGS = {
-    # insights.on_weekly_toggle: tapping the toggle twice edits to the same markup, and
-    # Telegram's "message is not modified" BadRequest is not ignored.
-    # (Fixed on main since and removed from here: ob.tz with an out-of-range index and ob.tt
-    # without its argument raised BadCallback; the shared @button wrapper answers them now.)
-    ("wk.sub", "BadRequest"): ("wk.sub", "1"),
-}
 
 tokens = st.text(alphabet=TOKEN_CHARS, min_size=1, max_size=8)
 small_ints = st.integers(-5, 10**6).map(str)
@@ -137,7 +127,6 @@ def test_codec_rejects_everything_it_did_not_sign() -> None:
 
 _ready: dict[int, Any] = {}
 _count: dict[str, int] = {}
-_known_hits: set[str] = set()
 
 
 async def _users(harness: BotHarness) -> tuple[Any, Any]:
@@ -209,18 +198,10 @@ def fuzz_bot(examples: int) -> Any:
             await _drain(me)
             if kind == "bad_button":
                 assert _snapshot(harness) == before, f"{payload!r} changed a file"
-            route = payload.split("|")[1] if payload.count("|") >= 2 else ""
-            failures = failed_lines(since)
-            if kind == "own_button" and failures:
-                error = failures[0].split("failed: ")[1].split()[0]
-                if (route, error) in KNOWN_BUGS:
-                    _known_hits.add(f"{route} {error}")
-                    FIGURES["fuzz, known bugs hit (pinned as xfail)"] = sorted(_known_hits)
-                    return
         assert failed_lines(since) == [], failed_lines(since)
         _count[kind] = _count.get(kind, 0) + 1
         FIGURES["fuzz, running bot"] = (
-            f"{sum(_count.values())} inputs ({_count}): 0 unhandled exceptions besides KNOWN_BUGS, "
+            f"{sum(_count.values())} inputs ({_count}): 0 unhandled exceptions, "
             "every input answered, 0 writes from invalid input"
         )
 
@@ -231,11 +212,13 @@ test_bot_survives_random_input = fuzz_bot(QUICK)
 test_bot_survives_random_input_long = pytest.mark.slow(fuzz_bot(FULL))
 
 
-@pytest.mark.parametrize("route_and_args", list(KNOWN_BUGS.values()), ids=lambda v: v[0])
-@pytest.mark.xfail(strict=True, reason="known bug found by fuzzing; see KNOWN_BUGS")
-async def test_known_bugs_still_there(harness: BotHarness, route_and_args: tuple[str, ...]) -> None:
-    """Each known bug, deterministic: a correctly signed but stale button (or a double tap)
-    must get a short answer, not "something went wrong"."""
+@pytest.mark.parametrize("route_and_args", [("wk.sub", "1"), ("ob.tz", "99"), ("ob.tt",)])
+async def test_bugs_fuzzing_found_stay_fixed(
+    harness: BotHarness, route_and_args: tuple[str, ...]
+) -> None:
+    """Found by this fuzzing and fixed: a correctly signed but stale button, or a double tap,
+    gets a short answer, never "something went wrong" (the double tap on the weekly toggle
+    edited to the same markup; bad onboarding arguments escaped as BadCallback)."""
     user = await onboard(harness, ME)
     assert harness.app is not None
     codec = harness.app.bot_data["services"].codec
@@ -245,3 +228,4 @@ async def test_known_bugs_still_there(harness: BotHarness, route_and_args: tuple
         await user.press_data(codec.encode(ME, route, *rest), timeout=5)
         await _drain(user)
     assert failed_lines(since) == []
+    assert not [m for m in user.events if "went wrong" in m.text]
