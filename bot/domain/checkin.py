@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, TypedDict
 
+from bot.domain.zones import zone
+
 TABLE = "episodes"
 MAX_NOTE = 500
 MAX_INTENSITY = 10
@@ -102,7 +104,7 @@ def validate_episode(episode: dict[str, Any], choices: Choices) -> None:
     if episode.get("source") not in SOURCES:
         raise InvalidEpisode("unknown source")
     try:
-        zoneinfo.ZoneInfo(str(episode.get("tz")))
+        zone(str(episode.get("tz")))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidEpisode("unknown time zone") from exc
     for key in ("started_at", "created_at", "updated_at"):
@@ -239,7 +241,7 @@ def parse_instant(value: str) -> datetime:
 
 def local_time(value: str, tz: str) -> datetime:
     """A stored UTC instant on the wall clock of ``tz``."""
-    return parse_instant(value).astimezone(zoneinfo.ZoneInfo(tz))
+    return parse_instant(value).astimezone(zone(tz))
 
 
 def past_start(now: datetime, tz: str, days_ago: int, part: str) -> datetime | None:
@@ -250,9 +252,9 @@ def past_start(now: datetime, tz: str, days_ago: int, part: str) -> datetime | N
     """
     if part not in DAY_PARTS or days_ago not in (0, 1):
         return None
-    zone = zoneinfo.ZoneInfo(tz)
-    day = now.astimezone(zone).date() - timedelta(days=days_ago)
-    instant = datetime.combine(day, DAY_PARTS[part], tzinfo=zone).astimezone(UTC)
+    local_zone = zone(tz)
+    day = now.astimezone(local_zone).date() - timedelta(days=days_ago)
+    instant = datetime.combine(day, DAY_PARTS[part], tzinfo=local_zone).astimezone(UTC)
     return instant if instant <= now else None
 
 
@@ -263,9 +265,9 @@ def available_parts(now: datetime, tz: str, days_ago: int) -> list[str]:
 
 def relative_day(value: str, tz: str, now: datetime) -> str:
     """'today', 'yesterday' or 'earlier' for a stored instant, on the user's local calendar."""
-    zone = zoneinfo.ZoneInfo(tz)
-    day = parse_instant(value).astimezone(zone).date()
-    today = now.astimezone(zone).date()
+    local_zone = zone(tz)
+    day = parse_instant(value).astimezone(local_zone).date()
+    today = now.astimezone(local_zone).date()
     if day == today:
         return "today"
     if day == today - timedelta(days=1):
@@ -292,8 +294,8 @@ def group_by_local_day(
     or of daylight-saving time never moves a past episode to another day. The window is counted
     in the user's current zone.
     """
-    zone = zoneinfo.ZoneInfo(tz)
-    today = now.astimezone(zone).date()
+    local_zone = zone(tz)
+    today = now.astimezone(local_zone).date()
     first = today - timedelta(days=days - 1)
     by_day: dict[date, list[dict[str, Any]]] = {}
     for episode in episodes:

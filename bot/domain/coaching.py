@@ -29,10 +29,11 @@ from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.domain.zones import zone
 
 TOPICS = ("sleep", "stress", "hydration_electrolytes", "pacing", "movement")
 MIN_TIPS_PER_TOPIC = 12
@@ -147,11 +148,6 @@ def library_problems(tips: Sequence[Tip], sources: Mapping[str, str]) -> list[st
 
 
 # ---------------------------------------------------------------------------- time
-
-
-@lru_cache(maxsize=1024)
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def parse_hhmm(value: str) -> time:

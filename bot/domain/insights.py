@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain.zones import zone
+
 MIN_EPISODES_FOR_CHART = 3
 WEEK_DAYS = 7
 COMPARE_WEEKS = 4  # the weeks before this one, drawn faintly for comparison
@@ -65,10 +67,10 @@ def _zone(name: str | None, fallback: str) -> ZoneInfo:
     for candidate in (name, fallback):
         if candidate:
             try:
-                return ZoneInfo(candidate)
+                return zone(candidate)
             except (ZoneInfoNotFoundError, ValueError):
                 continue
-    return ZoneInfo("UTC")
+    return zone("UTC")
 
 
 def local_day(episode: dict, fallback_zone: str) -> date | None:

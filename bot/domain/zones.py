@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import datetime, time
-from functools import cache
+from functools import cache, lru_cache
 
 _OFFSET = re.compile(r"^(?:utc|gmt)?\s*([+-])\s*(\d{1,2})(?:[:.h]?(\d{2}))?$", re.IGNORECASE)
 # IANA has whole-hour fixed zones only (Etc/GMT-5 is UTC+5, the sign is inverted); for the
@@ -39,9 +39,16 @@ def _zones_by_folded_name() -> dict[str, str]:
     return by_name
 
 
+@lru_cache(maxsize=1024)
+def zone(name: str) -> zoneinfo.ZoneInfo:
+    """A time zone by IANA name. Cached: ZoneInfo keeps only 8 zones strongly, fewer than one
+    zone keyboard shows, and reloading tzdata on every render showed up in the benchmarks."""
+    return zoneinfo.ZoneInfo(name)
+
+
 def is_valid_zone(name: str) -> bool:
     try:
-        zoneinfo.ZoneInfo(name)
+        zone(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return False
     return True
@@ -84,8 +91,8 @@ def zone_label(name: str) -> str:
     return name.rsplit("/", 1)[-1].replace("_", " ")
 
 
-def local_now(instant: datetime, zone: str) -> datetime:
-    return instant.astimezone(zoneinfo.ZoneInfo(zone))
+def local_now(instant: datetime, zone_name: str) -> datetime:
+    return instant.astimezone(zone(zone_name))
 
 
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:.h]([0-5]\d)$")
