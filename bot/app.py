@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 # Each feature module has register(app); order matters only in that fallbacks come last.
 FEATURES = (onboarding, checkin, relief, insights, tips)
 
+# Measured with `python -m bench.run --only e2e` (see README "Performance").
+CONCURRENT_UPDATES = 16
+CONNECTION_POOL = 8
+POOL_TIMEOUT_SECONDS = 30.0
+
 App = Application[Any, CoachContext, Any, Any, Any, Any]
 
 
@@ -53,7 +58,11 @@ def build_application(
                 parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
             )
         )
-        .concurrent_updates(PerUserUpdateProcessor(256))
+        .concurrent_updates(PerUserUpdateProcessor(CONCURRENT_UPDATES))
+        # httpcore walks its whole pool on every request: a small pool is faster (bench/), and
+        # a request waits for a free connection instead of failing after PTB's 1 s default.
+        .connection_pool_size(CONNECTION_POOL)
+        .pool_timeout(POOL_TIMEOUT_SECONDS)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )

@@ -57,9 +57,11 @@ async def deliver(
         except RetryAfter as exc:
             # Only reached if the rate limiter's own retries ran out.
             await asyncio.sleep(_seconds(exc.retry_after))
-        except TimedOut:
-            log.warning("a delivery timed out; not retried, it may have arrived")
-            return None
+        except TimedOut as exc:
+            if "pool timeout" not in str(exc).lower():  # a pool timeout was never sent
+                log.warning("a delivery timed out; not retried, it may have arrived")
+                return None
+            await asyncio.sleep(backoff * 2**attempt)
         except NetworkError:
             if attempt == RETRIES:
                 log.warning("giving up a delivery after %d network errors", RETRIES + 1)
