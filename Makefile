@@ -23,11 +23,11 @@ sandbox: $(STAMP)
 	@exec $(BIN)/twitch-coach sandbox
 
 test: $(STAMP)
-	$(BIN)/ruff check bot tests
+	$(BIN)/ruff check bot tests bench
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot tests
+	$(BIN)/ruff check bot tests bench
 
 # systemd-analyze verify for the units (if installed) and hadolint (from PyPI) for the Dockerfile.
 lint-deploy:

@@ -137,7 +137,6 @@ def bench_rebuild(users: int, workdir: Path) -> dict[str, Any]:
 async def _burst(due: int, data_dir: Path, rate_limiter: bool, lead: float) -> dict[str, Any]:
     from bot.app import build_application, start_polling, stop_polling
     from bot.clock import ManualClock
-    from bot.config import Secret, Settings
     from bot.sandbox import LoopbackBotAPI
 
     profiles = {uid: profile(uid, "Europe/Berlin", "08:00") for uid in range(1, due + 1)}
@@ -147,14 +146,7 @@ async def _burst(due: int, data_dir: Path, rate_limiter: bool, lead: float) -> d
     await server.start()
     for uid in profiles:
         server.user(uid)
-    settings = Settings(
-        token=Secret(TOKEN),
-        data_dir=data_dir,
-        base_url=server.base_url,
-        base_file_url=server.base_file_url,
-        poll_timeout=1,
-        tip_tick_seconds=0.2,
-    )
+    settings = server.settings_for(data_dir, tip_tick_seconds=0.2)
     clock = ManualClock(BURST_AT - timedelta(seconds=lead))
     app = build_application(settings, clock=clock, rate_limiter=rate_limiter)
     await start_polling(app, timeout=1)

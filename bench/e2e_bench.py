@@ -32,7 +32,6 @@ from telegram.ext import (
 from bench.stats import ms, percentile
 from bench.workload import button_echo_session, coach_session, echo_session, run_session
 from bot.app import build_application, start_polling, stop_polling
-from bot.config import Secret, Settings
 from bot.sandbox import LoopbackBotAPI
 from bot.storage import Store
 
@@ -156,13 +155,7 @@ async def bench_e2e(
                     4_000_000, users, button_echo_session(rounds),
                 ),
             ]  # fmt: skip
-            settings = Settings(
-                token=Secret(TOKEN),
-                data_dir=Path(tmp) / "data",
-                base_url=server.base_url,
-                base_file_url=server.base_file_url,
-                poll_timeout=1,
-            )
+            settings = server.settings_for(Path(tmp) / "data")
             store = Store(settings.data_dir, fsync=True).open()
             app = build_application(settings, store=store, rate_limiter=False)
             results.append(

@@ -8,7 +8,6 @@ process's own VmHWM, read just before it is stopped.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
@@ -42,14 +41,7 @@ def _vm_hwm_mb(pid: int) -> float:
 
 async def _run(data_dir: Path, log_path: Path) -> tuple[float, float]:
     async with LoopbackBotAPI(TOKEN, record_calls=False) as server:
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_BASE_URL": server.base_url,
-            "COACH_DATA_DIR": str(data_dir),
-            "COACH_POLL_TIMEOUT": "1",
-        }
+        env = server.env_for(data_dir, PYTHONPATH=str(ROOT))
         with log_path.open("wb") as log:
             started = time.perf_counter()
             proc = subprocess.Popen(

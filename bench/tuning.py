@@ -30,7 +30,6 @@ import bot.domain.zones as zones
 from bench.e2e_bench import TOKEN, E2EResult, _phase, build_echo
 from bench.workload import coach_session, echo_session
 from bot.app import build_application
-from bot.config import Secret, Settings
 from bot.sandbox import LoopbackBotAPI
 from bot.storage import Store
 from bot.telegram import updates
@@ -81,13 +80,7 @@ async def compare(users: int, rounds: int = 2) -> list[E2EResult]:
                 ]
             ):
                 data_dir = Path(tmp) / f"data{n}"
-                settings = Settings(
-                    token=Secret(TOKEN),
-                    data_dir=data_dir,
-                    base_url=server.base_url,
-                    base_file_url=server.base_file_url,
-                    poll_timeout=1,
-                )
+                settings = server.settings_for(data_dir)
                 with ctx:
                     app = build_application(
                         settings, store=Store(data_dir).open(), rate_limiter=False

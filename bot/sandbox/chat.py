@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.config import Secret, Settings
 from bot.sandbox.client import BotMessage, FakeUser
 from bot.sandbox.server import DEFAULT_TOKEN, LoopbackBotAPI
 
@@ -247,13 +246,7 @@ async def run_sandbox(
     server = LoopbackBotAPI(DEFAULT_TOKEN, bot_username="twitch_coach_sandbox_bot")
     server.record_calls = False  # a long session must not grow memory
     await server.start()
-    settings = Settings(
-        token=Secret(DEFAULT_TOKEN),
-        data_dir=data_dir,
-        base_url=server.base_url,
-        base_file_url=server.base_file_url,
-        poll_timeout=1,
-    )
+    settings = server.settings_for(data_dir)
     try:
         app = build_application(settings, content=load_content())
     except (StorageError, ContentError) as exc:

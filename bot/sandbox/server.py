@@ -17,6 +17,7 @@ import inspect
 import itertools
 import json
 import mimetypes
+import os
 import re
 import signal
 import struct
@@ -24,10 +25,12 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from bot.config import Secret, Settings
 from bot.sandbox.client import BotMessage, CallbackAnswer, FakeUser
 
 DEFAULT_TOKEN = "123456:TEST-loopback-token-0123456789abcdefXYZ"
@@ -580,6 +583,32 @@ class LoopbackBotAPI:
     @property
     def base_file_url(self) -> str:
         return f"http://{self.host}:{self.port}/file/bot"
+
+    def settings_for(self, data_dir: Path, **overrides: Any) -> Settings:
+        """Settings for the real bot, in this process, to talk to this server."""
+        return Settings(
+            token=Secret(self.token),
+            data_dir=Path(data_dir),
+            base_url=self.base_url,
+            base_file_url=self.base_file_url,
+            poll_timeout=1,
+            **overrides,
+        )
+
+    def env_for(self, data_dir: Path, **extra: str) -> dict[str, str]:
+        """Environment for `python -m bot run` as a child process talking to this server (the
+        caller's own bot settings are left out so they cannot leak in)."""
+        own = ("TELEGRAM_", "WEBHOOK_", "COACH_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(own)}
+        env.update(
+            TELEGRAM_BOT_TOKEN=self.token,
+            TELEGRAM_BASE_URL=self.base_url,
+            COACH_DATA_DIR=str(data_dir),
+            COACH_POLL_TIMEOUT="1",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra)
+        return env
 
     # -- users and inspection ------------------------------------------------------------------
 

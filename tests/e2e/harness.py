@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.app import App, build_application, start_polling, stop_polling
 from bot.clock import ManualClock
-from bot.config import Secret, Settings
+from bot.config import Settings
 from bot.sandbox import FakeUser, LoopbackBotAPI
 
 TOKEN = "123456:TEST-loopback-token-0123456789abcdefXYZ"
@@ -26,13 +26,7 @@ class BotHarness:
 
     @property
     def settings(self) -> Settings:
-        return Settings(
-            token=Secret(TOKEN),
-            data_dir=self.data_dir,
-            base_url=self.server.base_url,
-            base_file_url=self.server.base_file_url,
-            poll_timeout=1,
-        )
+        return self.server.settings_for(self.data_dir)
 
     async def start(self, **overrides: Any) -> App:
         self.app = build_application(self.settings, clock=self.clock, **overrides)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sys
 from pathlib import Path
 
 from bot.sandbox import LoopbackBotAPI
-from tests.e2e.harness import TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,17 +20,8 @@ def free_port() -> int:
 
 
 def bot_env(server: LoopbackBotAPI, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("WEBHOOK_", "COACH_"))}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN,
-        TELEGRAM_BASE_URL=server.base_url,
-        COACH_DATA_DIR=str(data_dir),
-        COACH_POLL_TIMEOUT="1",
-        COACH_HEARTBEAT_SECONDS="0.2",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
+    """The child's environment, with a fast heartbeat so health checks need not wait."""
+    return server.env_for(data_dir, **{"COACH_HEARTBEAT_SECONDS": "0.2", **extra})
 
 
 class BotProcess:

@@ -51,14 +51,7 @@ class Tally:
 
 
 def start_bot(server: LoopbackBotAPI, data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_BASE_URL": server.base_url,
-        "COACH_DATA_DIR": str(data_dir),
-        "COACH_POLL_TIMEOUT": "1",
-    }
+    env = server.env_for(data_dir, PYTHONPATH=str(ROOT))
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log
