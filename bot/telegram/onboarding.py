@@ -20,7 +20,7 @@ from bot.domain.zones import (
     resolve_zone,
     zone_label,
 )
-from bot.telegram.callbacks import Callback, route_pattern
+from bot.telegram.callbacks import BadCallback, Callback, route_pattern
 from bot.telegram.common import button, clear_awaiting, edit_or_send, set_awaiting, user_id_of
 from bot.telegram.context import CoachContext
 from bot.telegram.delivery import mark_inactive
@@ -175,10 +175,7 @@ async def on_zone_button(
         await edit_or_send(query, ctx.t("onboarding.type_zone_prompt"))
         return
     buttons = ctx.content.zones.buttons
-    index = callback.int_arg(0, 0, len(buttons) - 1) if callback.args else -1
-    if index < 0:
-        await query.answer(ctx.t("common.expired_button"))
-        return
+    index = callback.int_arg(0, 0, len(buttons) - 1)  # missing or out of range: @button answers
     confirmation, profile = await _save_zone(update, ctx, buttons[index].zone)
     await query.answer()
     await edit_or_send(query, confirmation)
@@ -231,8 +228,7 @@ async def on_tip_time_button(
     raw = callback.arg(0)
     parsed = parse_clock_time(f"{raw[:2]}:{raw[2:]}") if len(raw) == 4 else None
     if parsed is None:
-        await query.answer(ctx.t("common.expired_button"))
-        return
+        raise BadCallback("not a tip time")
     confirmation, profile = await _save_tip_time(update, ctx, format_clock_time(parsed))
     await query.answer()
     await edit_or_send(query, confirmation)
