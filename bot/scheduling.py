@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tinydb import TinyDB
-
 from bot.domain import coaching
 from bot.domain.coaching import CATCH_UP, Tip, TipLibrary, Verdict
+from bot.storage import UserData
 from bot.telegram.delivery import deliver
 
 if TYPE_CHECKING:
@@ -40,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROFILE_TABLE, PROFILE_DOC = "profile", 1  # the Store keeps the profile as document 1
 HISTORY_TABLE = "tips"
 HISTORY_KEEP = 200  # enough for the rotation rule (pools are ~12 per topic)
 RETRY_AFTER_ERROR = timedelta(minutes=5)
@@ -180,13 +178,15 @@ def first_check(
 # ---------------------------------------------------------------------------- picking a tip
 
 
-def pick_tip(db: TinyDB, now: datetime, library: TipLibrary, rng: random.Random) -> Tip | None:
+def pick_tip(
+    data: UserData, now: datetime, library: TipLibrary, rng: random.Random
+) -> Tip | None:
     """Choose the user's next tip from their stored history, feedback, settings and check-ins."""
-    profile = db.table(PROFILE_TABLE).get(doc_id=PROFILE_DOC) or {}
-    history = sorted(db.table(HISTORY_TABLE).all(), key=lambda d: d.doc_id)
+    profile = data.profile() or {}
+    history = data.all(HISTORY_TABLE)
     sent = [coaching.SentTip(d["tip_id"], d["topic"]) for d in history if "tip_id" in d]
     helpful = {d.get("topic") for d in history if d.get("feedback") == "helpful"}
-    weights = coaching.topic_weights(db.table("episodes").all(), now, helpful_topics=helpful)
+    weights = coaching.topic_weights(data.all("episodes"), now, helpful_topics=helpful)
     return coaching.choose_tip(
         library,
         sent,
@@ -197,10 +197,10 @@ def pick_tip(db: TinyDB, now: datetime, library: TipLibrary, rng: random.Random)
     )
 
 
-def record_tip(db: TinyDB, tip: Tip, now: datetime, kind: str, day: date) -> int:
+def record_tip(data: UserData, tip: Tip, now: datetime, kind: str, day: date) -> int:
     """Add a tip to the user's history (newest HISTORY_KEEP kept); returns its id."""
-    table = db.table(HISTORY_TABLE)
-    history_id = table.insert(
+    history_id = data.insert(
+        HISTORY_TABLE,
         {
             "tip_id": tip.id,
             "topic": tip.topic,
@@ -210,9 +210,10 @@ def record_tip(db: TinyDB, tip: Tip, now: datetime, kind: str, day: date) -> int
             "feedback": None,  # "helpful" | "not_for_me"
         }
     )
-    if len(table) > HISTORY_KEEP:
-        oldest = sorted(d.doc_id for d in table.all())[: len(table) - HISTORY_KEEP]
-        table.remove(doc_ids=oldest)
+    excess = data.count(HISTORY_TABLE) - HISTORY_KEEP
+    if excess > 0:
+        for old in data.all(HISTORY_TABLE)[:excess]:
+            data.remove(HISTORY_TABLE, old["id"])
     return history_id
 
 
@@ -223,13 +224,13 @@ class Claim:
     history_id: int = 0
 
 
-def claim(db: TinyDB, now: datetime, library: TipLibrary, rng: random.Random) -> Claim:
+def claim(data: UserData, now: datetime, library: TipLibrary, rng: random.Random) -> Claim:
     """Decide and record, in one atomic write, whether this user gets their morning tip now.
 
     `last_tip_date` is written before anything is sent: if the process dies mid-send the tip
     may be lost, but it can never be sent twice.
     """
-    profile = db.table(PROFILE_TABLE).get(doc_id=PROFILE_DOC)
+    profile = data.profile()
     schedule = schedule_of(profile)
     if profile is None or schedule is None:
         return Claim(None)
@@ -241,14 +242,12 @@ def claim(db: TinyDB, now: datetime, library: TipLibrary, rng: random.Random) ->
         return Claim(first_check(schedule, now, last_tip_date=last))
     if decision.verdict is not Verdict.SEND:  # already sent, too late or quiet: skip today
         return Claim(first_check(schedule, now, last_tip_date=decision.day))
-    db.table(PROFILE_TABLE).update(
-        {"last_tip_date": decision.day.isoformat()}, doc_ids=[PROFILE_DOC]
-    )
+    data.update_profile({"last_tip_date": decision.day.isoformat()})
     next_at = first_check(schedule, now, last_tip_date=decision.day)
-    tip = pick_tip(db, now, library, rng)
+    tip = pick_tip(data, now, library, rng)
     if tip is None:  # every topic switched off or refused: nothing to send today
         return Claim(next_at)
-    return Claim(next_at, tip, record_tip(db, tip, now, "morning", decision.day))
+    return Claim(next_at, tip, record_tip(data, tip, now, "morning", decision.day))
 
 
 # ---------------------------------------------------------------------------- the scheduler
@@ -355,7 +354,7 @@ class TipScheduler:
         now = services.clock.now()
         try:
             result = await services.store.transact(
-                uid, lambda db: claim(db, now, self.library, self.rng)
+                uid, lambda data: claim(data, now, self.library, self.rng)
             )
         except Exception as exc:  # storage trouble for one user must not stop the others
             log.error("tip claim failed: %s", type(exc).__name__)

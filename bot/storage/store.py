@@ -47,6 +47,7 @@ from bot.storage.atomic import (
     write_json_atomic,
 )
 from bot.storage.errors import StorageError, StorageWriteError
+from bot.storage.userdata import UserData
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -90,6 +91,91 @@ class _BufferStorage(Storage):
     def write(self, data: dict[str, Any]) -> None:
         self.data = data
         self.written = True
+
+
+class _TinyUserData:
+    """`UserData` over one person's TinyDB (in memory until the unit of work ends)."""
+
+    def __init__(self, db: TinyDB) -> None:
+        self.db = db  # the store's own whole-file operations (export) reach it directly
+
+    def profile(self) -> dict[str, Any] | None:
+        return _plain(self.db.table(PROFILE).get(doc_id=SINGLE_DOC_ID))
+
+    def save_profile(self, profile: dict[str, Any]) -> None:
+        if not isinstance(profile, dict):
+            raise TypeError("profile must be a dict")
+        table = self.db.table(PROFILE)
+        table.truncate()
+        table.insert(Document(_without_id(profile), doc_id=SINGLE_DOC_ID))
+
+    def update_profile(self, changes: dict[str, Any]) -> dict[str, Any]:
+        table = self.db.table(PROFILE)
+        if not table.contains(doc_id=SINGLE_DOC_ID):
+            raise KeyError("this user has no profile")
+        table.update(_without_id(changes), doc_ids=[SINGLE_DOC_ID])
+        return dict(table.get(doc_id=SINGLE_DOC_ID) or {})
+
+    def state(self, key: str) -> Any | None:
+        doc = self.db.table(STATE).get(doc_id=SINGLE_DOC_ID)
+        return None if doc is None else doc.get(key)
+
+    def set_state(self, values: dict[str, Any]) -> None:
+        if not all(isinstance(key, str) for key in values):
+            raise TypeError("state keys must be str (JSON object keys)")
+        table = self.db.table(STATE)
+        if table.contains(doc_id=SINGLE_DOC_ID):
+            table.update(dict(values), doc_ids=[SINGLE_DOC_ID])
+        else:
+            table.insert(Document(dict(values), doc_id=SINGLE_DOC_ID))
+
+    def clear_state(self, *keys: str) -> None:
+        table = self.db.table(STATE)
+        doc = table.get(doc_id=SINGLE_DOC_ID)
+        present = [key for key in keys if doc is not None and key in doc]
+        if not present:
+            return  # nothing to clear: no write
+        assert doc is not None
+        if len(doc) == len(present):
+            self.db.drop_table(STATE)  # don't keep an empty state document around
+            return
+        for key in present:
+            table.update(delete_field(key), doc_ids=[SINGLE_DOC_ID])
+
+    def insert(self, table: str, doc: dict[str, Any]) -> int:
+        return self._table(table).insert(_without_id(doc))
+
+    def all(self, table: str) -> list[dict[str, Any]]:
+        return [_with_id(d) for d in sorted(self._table(table).all(), key=lambda d: d.doc_id)]
+
+    def get(self, table: str, doc_id: int) -> dict[str, Any] | None:
+        doc = self._table(table).get(doc_id=doc_id)
+        return None if doc is None else _with_id(doc)
+
+    def update(self, table: str, doc_id: int, changes: dict[str, Any]) -> bool:
+        tbl = self._table(table)
+        if not tbl.contains(doc_id=doc_id):
+            return False
+        tbl.update(_without_id(changes), doc_ids=[doc_id])
+        return True
+
+    def remove(self, table: str, doc_id: int) -> bool:
+        tbl = self._table(table)
+        if not tbl.contains(doc_id=doc_id):
+            return False
+        tbl.remove(doc_ids=[doc_id])
+        return True
+
+    def count(self, table: str) -> int:
+        return len(self._table(table))
+
+    def tables(self) -> list[str]:
+        names = self.db.tables() - RESERVED_TABLES
+        return sorted(name for name in names if len(self.db.table(name)))
+
+    def _table(self, name: str) -> Any:
+        _check_table(name)
+        return self.db.table(name)
 
 
 class Store:
@@ -153,98 +239,54 @@ class Store:
         return await self._run(uid, self.get_profile_sync, uid)
 
     def get_profile_sync(self, uid: int) -> dict[str, Any] | None:
-        return self._user_op(uid, lambda db: _plain(db.table(PROFILE).get(doc_id=SINGLE_DOC_ID)))
+        return self._user_op(uid, lambda u: u.profile())
 
     async def save_profile(self, uid: int, profile: dict[str, Any]) -> None:
         """Replace the whole profile."""
         await self._run(uid, self.save_profile_sync, uid, profile)
 
     def save_profile_sync(self, uid: int, profile: dict[str, Any]) -> None:
-        if not isinstance(profile, dict):
-            raise TypeError("profile must be a dict")
-
-        def op(db: TinyDB) -> None:
-            table = db.table(PROFILE)
-            table.truncate()
-            table.insert(Document(profile, doc_id=SINGLE_DOC_ID))
-
-        self._user_op(uid, op, sync_index=True)
+        self._user_op(uid, lambda u: u.save_profile(profile), sync_index=True)
 
     async def update_profile(self, uid: int, changes: dict[str, Any]) -> dict[str, Any]:
         """Merge `changes` into the profile and return the new profile; KeyError if none."""
         return await self._run(uid, self.update_profile_sync, uid, changes)
 
     def update_profile_sync(self, uid: int, changes: dict[str, Any]) -> dict[str, Any]:
-        def op(db: TinyDB) -> dict[str, Any]:
-            table = db.table(PROFILE)
-            if not table.contains(doc_id=SINGLE_DOC_ID):
-                raise KeyError(f"user {uid} has no profile")
-            table.update(dict(changes), doc_ids=[SINGLE_DOC_ID])
-            return dict(table.get(doc_id=SINGLE_DOC_ID))
-
-        return self._user_op(uid, op, sync_index=True)
+        return self._user_op(uid, lambda u: u.update_profile(changes), sync_index=True)
 
     # ------------------------------------------------------------------ generic tables
-    # Documents come back as plain dicts with their "id"; an "id" key passed in is ignored.
-    # Like TinyDB, removing the newest document lets its id be reused by the next insert.
+    # Single-operation shortcuts for `transact`; see `UserData` for what each does.
 
     async def insert(self, uid: int, table: str, doc: dict[str, Any]) -> int:
         return await self._run(uid, self.insert_sync, uid, table, doc)
 
     def insert_sync(self, uid: int, table: str, doc: dict[str, Any]) -> int:
-        _check_table(table)
-        return self._user_op(uid, lambda db: db.table(table).insert(_without_id(doc)))
+        return self._user_op(uid, lambda u: u.insert(table, doc))
 
     async def all(self, uid: int, table: str) -> list[dict[str, Any]]:
         return await self._run(uid, self.all_sync, uid, table)
 
     def all_sync(self, uid: int, table: str) -> list[dict[str, Any]]:
-        _check_table(table)
-        return self._user_op(uid, lambda db: [_with_id(d) for d in db.table(table).all()])
+        return self._user_op(uid, lambda u: u.all(table))
 
     async def get(self, uid: int, table: str, doc_id: int) -> dict[str, Any] | None:
         return await self._run(uid, self.get_sync, uid, table, doc_id)
 
     def get_sync(self, uid: int, table: str, doc_id: int) -> dict[str, Any] | None:
-        _check_table(table)
-
-        def op(db: TinyDB) -> dict[str, Any] | None:
-            doc = db.table(table).get(doc_id=doc_id)
-            return None if doc is None else _with_id(doc)
-
-        return self._user_op(uid, op)
+        return self._user_op(uid, lambda u: u.get(table, doc_id))
 
     async def update(self, uid: int, table: str, doc_id: int, changes: dict[str, Any]) -> bool:
-        """Merge `changes` into one document; False if it doesn't exist."""
         return await self._run(uid, self.update_sync, uid, table, doc_id, changes)
 
     def update_sync(self, uid: int, table: str, doc_id: int, changes: dict[str, Any]) -> bool:
-        _check_table(table)
-
-        def op(db: TinyDB) -> bool:
-            tbl = db.table(table)
-            if not tbl.contains(doc_id=doc_id):
-                return False
-            tbl.update(_without_id(changes), doc_ids=[doc_id])
-            return True
-
-        return self._user_op(uid, op)
+        return self._user_op(uid, lambda u: u.update(table, doc_id, changes))
 
     async def remove(self, uid: int, table: str, doc_id: int) -> bool:
-        """Delete one document; False if it doesn't exist."""
         return await self._run(uid, self.remove_sync, uid, table, doc_id)
 
     def remove_sync(self, uid: int, table: str, doc_id: int) -> bool:
-        _check_table(table)
-
-        def op(db: TinyDB) -> bool:
-            tbl = db.table(table)
-            if not tbl.contains(doc_id=doc_id):
-                return False
-            tbl.remove(doc_ids=[doc_id])
-            return True
-
-        return self._user_op(uid, op)
+        return self._user_op(uid, lambda u: u.remove(table, doc_id))
 
     # ------------------------------------------------------------------ flow state (key/value)
 
@@ -252,52 +294,28 @@ class Store:
         return await self._run(uid, self.get_state_sync, uid, key)
 
     def get_state_sync(self, uid: int, key: str) -> Any | None:
-        def op(db: TinyDB) -> Any | None:
-            doc = db.table(STATE).get(doc_id=SINGLE_DOC_ID)
-            return None if doc is None else doc.get(key)
-
-        return self._user_op(uid, op)
+        return self._user_op(uid, lambda u: u.state(key))
 
     async def set_state(self, uid: int, key: str, value: Any) -> None:
         await self._run(uid, self.set_state_sync, uid, key, value)
 
     def set_state_sync(self, uid: int, key: str, value: Any) -> None:
-        if not isinstance(key, str):
-            raise TypeError("state keys must be str (JSON object keys)")
-
-        def op(db: TinyDB) -> None:
-            table = db.table(STATE)
-            if table.contains(doc_id=SINGLE_DOC_ID):
-                table.update({key: value}, doc_ids=[SINGLE_DOC_ID])
-            else:
-                table.insert(Document({key: value}, doc_id=SINGLE_DOC_ID))
-
-        self._user_op(uid, op)
+        self._user_op(uid, lambda u: u.set_state({key: value}))
 
     async def clear_state(self, uid: int, key: str) -> None:
         await self._run(uid, self.clear_state_sync, uid, key)
 
     def clear_state_sync(self, uid: int, key: str) -> None:
-        def op(db: TinyDB) -> None:
-            table = db.table(STATE)
-            doc = table.get(doc_id=SINGLE_DOC_ID)
-            if doc is None or key not in doc:
-                return  # nothing to clear: no write
-            if len(doc) == 1:
-                db.drop_table(STATE)  # don't keep an empty state document around
-            else:
-                table.update(delete_field(key), doc_ids=[SINGLE_DOC_ID])
-
-        self._user_op(uid, op)
+        self._user_op(uid, lambda u: u.clear_state(key))
 
     # ------------------------------------------------------------------ whole-user operations
 
-    async def transact(self, uid: int, fn: Callable[[TinyDB], T]) -> T:
-        """Run `fn(db)` on this user's TinyDB in a worker thread, under the user's lock, with one
-        atomic write at the end. If `fn` raises, nothing is written."""
+    async def transact(self, uid: int, fn: Callable[[UserData], T]) -> T:
+        """Run `fn(data)` on this user's data in a worker thread, under the user's lock, with
+        one atomic write at the end. If `fn` raises, nothing is written."""
         return await self._run(uid, self.transact_sync, uid, fn)
 
-    def transact_sync(self, uid: int, fn: Callable[[TinyDB], T]) -> T:
+    def transact_sync(self, uid: int, fn: Callable[[UserData], T]) -> T:
         return self._user_op(uid, fn)
 
     async def export_user(self, uid: int) -> dict[str, list[dict[str, Any]]]:
@@ -305,11 +323,11 @@ class Store:
         return await self._run(uid, self.export_user_sync, uid)
 
     def export_user_sync(self, uid: int) -> dict[str, list[dict[str, Any]]]:
-        def op(db: TinyDB) -> dict[str, list[dict[str, Any]]]:
-            names = sorted(db.tables() - {META})
-            return {name: [_with_id(d) for d in db.table(name).all()] for name in names}
+        def op(u: _TinyUserData) -> dict[str, list[dict[str, Any]]]:
+            names = sorted(u.db.tables() - {META})
+            return {name: [_with_id(d) for d in u.db.table(name).all()] for name in names}
 
-        return self._user_op(uid, op)
+        return self._user_op(uid, op)  # type: ignore[arg-type]
 
     async def delete_user(self, uid: int) -> None:
         """Remove everything of this user from disk: file, corrupt copies, temp files, index."""
@@ -388,7 +406,7 @@ class Store:
         async with self._alocks[_stripe(uid)]:
             return await asyncio.to_thread(func, *args)
 
-    def _user_op(self, uid: int, fn: Callable[[TinyDB], T], *, sync_index: bool = False) -> T:
+    def _user_op(self, uid: int, fn: Callable[[UserData], T], *, sync_index: bool = False) -> T:
         """Load the user's data, run fn on it, write it back once if anything changed.
 
         The index is updated when the profile's index fields changed, and always checked after
@@ -399,7 +417,7 @@ class Store:
             data, migrated = self._load_user(uid)
             old_entry = copy.deepcopy(_index_entry(data))
             db = TinyDB(data, storage=_BufferStorage)
-            result = fn(db)
+            result = fn(_TinyUserData(db))
             if db.storage.written or migrated:
                 data = db.storage.data
                 data[META] = {str(SINGLE_DOC_ID): {"schema": SCHEMA_VERSION}}

@@ -19,6 +19,7 @@ from bot.domain import coaching
 from bot.domain.coaching import TOPICS, Tip, TipLibrary
 from bot.domain.zones import zone_label
 from bot.scheduling import TipScheduler, pick_tip, record_tip
+from bot.storage import UserData
 from bot.telegram.callbacks import BadCallback, Callback, feature_pattern
 from bot.telegram.common import button, edit_or_send, user_id_of
 from bot.telegram.context import CoachContext, Services
@@ -92,13 +93,13 @@ async def tip_now(update: Update, ctx: CoachContext) -> None:
     now = ctx.services.clock.now()
     library = library_of(ctx)
 
-    def op(db: Any) -> tuple[Tip, int] | None:
-        tip = pick_tip(db, now, library, random.Random())
+    def op(data: UserData) -> tuple[Tip, int] | None:
+        tip = pick_tip(data, now, library, random.Random())
         if tip is None:
             return None
-        profile = db.table("profile").get(doc_id=1) or {}
+        profile = data.profile() or {}
         day = coaching.local_date(now, profile.get("tz") or "UTC")
-        return tip, record_tip(db, tip, now, "on_demand", day)
+        return tip, record_tip(data, tip, now, "on_demand", day)
 
     result = await ctx.store.transact(uid, op)
     if result is None:
@@ -282,19 +283,16 @@ async def _feedback(
     assert query is not None
     now = ctx.services.clock.now().isoformat()
 
-    def op(db: Any) -> bool:
-        table = db.table("tips")
-        current = table.get(doc_id=history_id)
+    def op(data: UserData) -> bool:
+        current = data.get("tips", history_id)
         if current is None or current.get("feedback"):
             return False
-        table.update({"feedback": kind, "feedback_at": now}, doc_ids=[history_id])
+        data.update("tips", history_id, {"feedback": kind, "feedback_at": now})
         if kind == "not_for_me":
-            profiles = db.table("profile")
-            profile = profiles.get(doc_id=1) or {}
-            refused = list(profile.get("tips_not_for_me") or ())
+            refused = list((data.profile() or {}).get("tips_not_for_me") or ())
             if current["tip_id"] not in refused:
                 refused.append(current["tip_id"])
-            profiles.update({"tips_not_for_me": refused}, doc_ids=[1])
+            data.update_profile({"tips_not_for_me": refused})
         return True
 
     if not await ctx.store.transact(uid, op):

@@ -20,6 +20,7 @@ from bot.storage import (
     StorageError,
     StorageWriteError,
     Store,
+    UserData,
     atomic,
 )
 from bot.storage import store as store_mod
@@ -165,7 +166,7 @@ async def test_profile_write_repairs_stale_index_entry(store: Store) -> None:
 
 async def test_index_updated_by_transact_too(store: Store) -> None:
     await store.save_profile(UID, PROFILE)
-    await store.transact(UID, lambda db: db.table("profile").update({"tz": "UTC"}, doc_ids=[1]))
+    await store.transact(UID, lambda data: data.update_profile({"tz": "UTC"}))
     assert dict(store.index_entries())[UID]["tz"] == "UTC"
 
 
@@ -263,12 +264,11 @@ async def test_transact_writes_once(store: Store, monkeypatch: pytest.MonkeyPatc
         store_mod, "write_json_atomic", lambda p, d, **kw: (writes.append(p), real(p, d, **kw))
     )
 
-    def many_changes(db: TinyDB) -> int:
-        table = db.table("tips")
+    def many_changes(data: UserData) -> int:
         for n in range(10):
-            table.insert({"n": n})
-        table.remove(doc_ids=[1])
-        return len(table)
+            data.insert("tips", {"n": n})
+        data.remove("tips", 1)
+        return data.count("tips")
 
     assert await store.transact(UID, many_changes) == 9
     assert writes == [store.user_path(UID)]
@@ -279,9 +279,10 @@ async def test_transact_that_raises_writes_nothing(store: Store) -> None:
     await store.insert(UID, "tips", {"n": 0})
     before = store.user_path(UID).read_bytes()
 
-    def fails(db: TinyDB) -> None:
-        db.table("tips").insert({"n": 1})
-        db.drop_tables()
+    def fails(data: UserData) -> None:
+        data.insert("tips", {"n": 1})
+        data.remove("tips", 1)
+        data.set_state({"draft": {"x": 1}})
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
@@ -291,7 +292,7 @@ async def test_transact_that_raises_writes_nothing(store: Store) -> None:
 
 
 async def test_transact_sync_twin(store: Store) -> None:
-    assert store.transact_sync(UID, lambda db: db.table("feedback").insert({"ok": True})) == 1
+    assert store.transact_sync(UID, lambda data: data.insert("feedback", {"ok": True})) == 1
     assert store.all_sync(UID, "feedback") == [{"id": 1, "ok": True}]
 
 
@@ -466,9 +467,8 @@ async def test_concurrent_updates_for_one_user_all_land(store: Store) -> None:
 async def test_concurrent_read_modify_write_no_lost_update(store: Store) -> None:
     await store.save_profile(UID, {"count": 0})
 
-    def bump(db: TinyDB) -> None:
-        table = db.table("profile")
-        table.update({"count": table.get(doc_id=1)["count"] + 1}, doc_ids=[1])
+    def bump(data: UserData) -> None:
+        data.update_profile({"count": (data.profile() or {})["count"] + 1})
 
     await asyncio.gather(
         *(store.transact(UID, bump) for _ in range(50)),
@@ -537,3 +537,20 @@ def test_atomic_storage_missing_or_empty_file_reads_none(tmp_path: Path) -> None
     path.write_text("[1]")
     with pytest.raises(ValueError):
         AtomicJSONStorage(path).read()
+
+
+async def test_userdata_state_keys_cleared_together_and_empty_state_dropped(store: Store) -> None:
+    await store.transact(UID, lambda data: data.set_state({"a": 1, "b": 2, "c": 3}))
+    await store.transact(UID, lambda data: data.clear_state("a", "b", "missing"))
+    assert await store.get_state(UID, "c") == 3 and await store.get_state(UID, "a") is None
+    await store.transact(UID, lambda data: data.clear_state("c"))
+    assert "state" not in json.loads(store.user_path(UID).read_text())
+
+
+async def test_userdata_reads_see_earlier_writes_in_the_same_unit(store: Store) -> None:
+    def op(data: UserData) -> tuple[int, list[str], dict | None]:
+        first = data.insert("episodes", {"n": 1, "id": 99})  # a given "id" is ignored
+        data.update("episodes", first, {"n": 2})
+        return data.count("episodes"), data.tables(), data.get("episodes", first)
+
+    assert await store.transact(UID, op) == (1, ["episodes"], {"id": 1, "n": 2})
