@@ -24,7 +24,8 @@ ONBOARDING = (
     Step("send", "/start", 2),  # welcome, the note
     Step("press", "I understand", 2),  # note edited, time zone question
     Step("press", "Berlin", 2),  # confirmation (edit), tip time question
-    Step("press", "08:00", 3),  # confirmation (edit), main menu, offer of a safety check
+    Step("press", "08:00", 2),  # confirmation (edit), offer of the evening check (diary)
+    Step("press", "No thanks", 3),  # confirmation (edit), main menu, offer of a safety check
 )
 # One round after onboarding: a full check-in, the way tests/e2e/test_checkin.py does it
 # (menu button, intensity, two regions, done, duration, trigger, save): 8 updates, 1 episode.

@@ -17,7 +17,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content import Content, load_content
 from bot.storage import Store
-from bot.telegram import checkin, common, insights, onboarding, relief, tips
+from bot.telegram import checkin, common, diary, insights, onboarding, relief, tips
 from bot.telegram.callbacks import CallbackCodec
 from bot.telegram.context import CoachContext, Services
 from bot.telegram.errors import on_error
@@ -26,7 +26,7 @@ from bot.telegram.updates import PerUserUpdateProcessor
 log = logging.getLogger(__name__)
 
 # Each feature module has register(app); order matters only in that fallbacks come last.
-FEATURES = (onboarding, checkin, relief, insights, tips)
+FEATURES = (onboarding, checkin, relief, insights, tips, diary)
 
 # Measured with `python -m bench.run --only e2e` (see README "Performance").
 CONCURRENT_UPDATES = 16

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.domain import diary
 from bot.domain.coaching import TipLibrary, TipLibraryError, load_tip_library
 from bot.domain.relief import Library, RoutineError, load_library
 
@@ -43,6 +44,12 @@ class Choice(Strict):
     label: str = Field(min_length=1, max_length=40)
 
 
+class DayFactorChoice(Choice):
+    """A built-in yes/no day factor of the diary; ``lag`` also compares it with the next day."""
+
+    lag: bool = False
+
+
 class ZoneButton(Strict):
     zone: str
     label: str = Field(min_length=1, max_length=30)
@@ -54,13 +61,30 @@ class Vocabulary(Strict):
     regions: tuple[Choice, ...] = Field(min_length=1)
     durations: tuple[Choice, ...] = Field(min_length=1)
     triggers: tuple[Choice, ...] = Field(min_length=1)
+    day_ratings: tuple[Choice, ...] = Field(min_length=4, max_length=4)  # ordered: none..a lot
+    day_factors: tuple[DayFactorChoice, ...] = Field(min_length=1)
 
-    @field_validator("regions", "durations", "triggers")
+    @field_validator("regions", "durations", "triggers", "day_ratings", "day_factors")
     @classmethod
     def _unique(cls, items: tuple[Choice, ...]) -> tuple[Choice, ...]:
         ids = [c.id for c in items]
         if len(ids) != len(set(ids)):
             raise ValueError("duplicate ids")
+        return items
+
+    @field_validator("day_ratings")
+    @classmethod
+    def _rating_order(cls, items: tuple[Choice, ...]) -> tuple[Choice, ...]:
+        if tuple(c.id for c in items) != diary.RATINGS:
+            raise ValueError(f"day_ratings must be, in this order: {diary.RATINGS}")
+        return items
+
+    @field_validator("day_factors")
+    @classmethod
+    def _factor_ids(cls, items: tuple[DayFactorChoice, ...]) -> tuple[DayFactorChoice, ...]:
+        for choice in items:  # stored in button data (24 characters) and apart from own factors
+            if choice.id.startswith(diary.OWN_PREFIX) or len(choice.id) > 24:
+                raise ValueError(f"day factor id {choice.id!r}: too long or reserved prefix")
         return items
 
     @staticmethod

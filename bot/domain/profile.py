@@ -34,6 +34,15 @@ class Profile(TypedDict, total=False):
     tips_enabled         False when they switched morning tips off in /tips (absent = on).
     tips_topics_off      tip topics they switched off (ids from bot.domain.coaching.TOPICS).
     tips_not_for_me      tip ids they marked "not for me": never shown again.
+    diary_enabled        True/False once they answered the evening-check offer (onboarding,
+                         /settings, /diary); absent = never asked.
+    diary_time           local "HH:MM" of the evening check (absent = 20:00).
+    diary_paused_until   ISO UTC instant until which the evening check is paused, or None.
+    diary_quiet          True after asking whether the time still suits (a week unanswered):
+                         no evening check until they answer a day or change a setting.
+    diary_unanswered     evening checks in a row whose day is still unrecorded.
+    diary_last_push      local "YYYY-MM-DD" the last evening check was for.
+    diary_hidden         built-in day factor ids hidden from the diary (/factors).
     """
 
     user_id: int
@@ -55,6 +64,13 @@ class Profile(TypedDict, total=False):
     tips_enabled: bool
     tips_topics_off: list[str]
     tips_not_for_me: list[str]
+    diary_enabled: bool
+    diary_time: str
+    diary_paused_until: str | None
+    diary_quiet: bool
+    diary_unanswered: int
+    diary_last_push: str
+    diary_hidden: list[str]
 
 
 def new_profile(user_id: int, now: datetime) -> Profile:
@@ -62,11 +78,15 @@ def new_profile(user_id: int, now: datetime) -> Profile:
 
 
 def next_onboarding_step(profile: Profile | None) -> str | None:
-    """Which onboarding question is still open: 'accept', 'tz', 'tip_time', or None when done."""
+    """Which onboarding question is still open: 'accept', 'tz', 'tip_time', 'diary' (the
+    evening-check offer, only while onboarding: people onboarded before it find it in
+    /settings), or None when done."""
     if not profile or not profile.get("accepted"):
         return "accept"
     if not profile.get("tz"):
         return "tz"
     if not profile.get("tip_time"):
         return "tip_time"
+    if not profile.get("onboarded") and "diary_enabled" not in profile:
+        return "diary"
     return None

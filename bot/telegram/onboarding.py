@@ -1,4 +1,5 @@
-"""/start and the first-run questions: the not-medical-advice note, time zone, tip time.
+"""/start and the first-run questions: the not-medical-advice note, time zone, tip time, and
+the offer of the evening check (the diary's own settings live in bot/telegram/diary/reminder.py).
 
 Also /timezone, /tiptime, /settings and /help, which change or show the same settings later.
 """
@@ -12,6 +13,7 @@ from telegram import CallbackQuery, Update
 from telegram.constants import ChatMemberStatus
 from telegram.ext import Application, CallbackQueryHandler, ChatMemberHandler, CommandHandler
 
+from bot.domain import diary
 from bot.domain.profile import Profile, new_profile, next_onboarding_step
 from bot.domain.zones import (
     format_clock_time,
@@ -24,11 +26,13 @@ from bot.telegram.callbacks import BadCallback, Callback, route_pattern
 from bot.telegram.common import button, clear_awaiting, edit_or_send, set_awaiting, user_id_of
 from bot.telegram.context import CoachContext
 from bot.telegram.delivery import mark_inactive
+from bot.telegram.diary import reminder
 from bot.telegram.insights import offer_red_flag_check
 from bot.telegram.keyboards import chunk, inline, main_menu
 
 TZ_INPUT = "ob.tz"
 TIP_TIME_INPUT = "ob.tip_time"
+DIARY_TIME_INPUT = "ob.diary_time"
 
 
 def _name(update: Update) -> str:
@@ -68,6 +72,8 @@ async def _continue_onboarding(update: Update, ctx: CoachContext, profile: Profi
         await _ask_zone(update, ctx)
     elif step == "tip_time":
         await _ask_tip_time(update, ctx)
+    elif step == "diary":
+        await _offer_diary(update, ctx)
     elif not profile.get("onboarded"):
         await _finish(update, ctx)
     else:
@@ -136,6 +142,66 @@ async def _ask_tip_time(update: Update, ctx: CoachContext) -> None:
     await update.effective_message.reply_text(
         ctx.t("onboarding.ask_tip_time"), reply_markup=_tip_time_keyboard(ctx, user_id_of(update))
     )
+
+
+async def _offer_diary(update: Update, ctx: CoachContext) -> None:
+    """"A one-tap evening check, to see calm days too?": yes at 20:00 / another time / no."""
+    assert update.effective_message is not None
+    user_id = user_id_of(update)
+    default = diary.DEFAULT_TIME
+    keyboard = inline(
+        [
+            [(ctx.t("diary.offer_yes_button", time=default), ctx.button(user_id, "ob.dy",
+                                                                       default.replace(":", "")))],
+            [(ctx.t("diary.offer_other_button"), ctx.button(user_id, "ob.dyt"))],
+            [(ctx.t("diary.offer_no_button"), ctx.button(user_id, "ob.dy", "no"))],
+        ]
+    )
+    await update.effective_message.reply_text(ctx.t("diary.offer"), reply_markup=keyboard)
+
+
+@button
+async def on_diary_offer(
+    update: Update, ctx: CoachContext, query: CallbackQuery, callback: Callback
+) -> None:
+    user_id = user_id_of(update)
+    if callback.route == "ob.dyt":
+        await query.answer()
+        keyboard = reminder.time_keyboard(ctx, user_id, "ob.dy", "ob.dyy")
+        await edit_or_send(query, ctx.t("diary.ask_time"), reply_markup=keyboard)
+        return
+    if callback.route == "ob.dyy":
+        await set_awaiting(ctx, user_id, DIARY_TIME_INPUT)
+        await query.answer()
+        await edit_or_send(query, ctx.t("diary.type_time_prompt"))
+        return
+    if callback.arg(0) == "no":
+        profile = await reminder.turn_off(ctx.store, user_id)
+        confirmation = ctx.t("diary.offer_no")
+    else:
+        profile = await reminder.set_time(ctx.store, user_id, reminder.time_arg(callback))
+        confirmation = ctx.t("diary.offer_yes", time=profile["diary_time"])
+    await query.answer()
+    await edit_or_send(query, confirmation)
+    await _after_setting(update, ctx, profile)
+
+
+async def on_diary_time_text(
+    update: Update, ctx: CoachContext, text: str, _state: dict[str, Any]
+) -> None:
+    assert update.effective_message is not None
+    parsed = parse_clock_time(text)
+    if parsed is None:
+        shown = html.escape(text.strip()[:20])
+        await update.effective_message.reply_text(ctx.t("diary.time_bad", text=shown))
+        return
+    user_id = user_id_of(update)
+    profile = await reminder.set_time(ctx.store, user_id, format_clock_time(parsed))
+    await clear_awaiting(ctx, user_id)
+    await update.effective_message.reply_text(
+        ctx.t("diary.offer_yes", time=profile["diary_time"])
+    )
+    await _after_setting(update, ctx, profile)
 
 
 async def _finish(update: Update, ctx: CoachContext) -> None:
@@ -269,11 +335,13 @@ async def settings_command(update: Update, ctx: CoachContext) -> None:
         zone=zone_label(zone) if zone else ctx.t("onboarding.not_set"),
         local_time=local,
         tip_time=profile.get("tip_time") or ctx.t("onboarding.not_set"),
+        diary=reminder.settings_line(ctx, profile),
     )
     keyboard = inline(
         [
             [(ctx.t("onboarding.change_zone_button"), ctx.button(user_id, "ob.cz"))],
             [(ctx.t("onboarding.change_time_button"), ctx.button(user_id, "ob.ct"))],
+            [(ctx.t("onboarding.change_diary_button"), ctx.button(user_id, "ds.p"))],
         ]
     )
     await update.effective_message.reply_text(text, reply_markup=keyboard)
@@ -315,6 +383,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services = app.bot_data["services"]
     services.text_inputs[TZ_INPUT] = on_zone_text
     services.text_inputs[TIP_TIME_INPUT] = on_tip_time_text
+    services.text_inputs[DIARY_TIME_INPUT] = on_diary_time_text
     app.add_handler(ChatMemberHandler(on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_command))
@@ -328,4 +397,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     )
     app.add_handler(
         CallbackQueryHandler(on_settings_button, pattern=route_pattern("ob.cz", "ob.ct"))
+    )
+    app.add_handler(
+        CallbackQueryHandler(on_diary_offer, pattern=route_pattern("ob.dy", "ob.dyt", "ob.dyy"))
     )

@@ -58,8 +58,12 @@ class BotHarness:
         return next(iter(docs.values()))
 
 
-async def onboard(bot: BotHarness, user_id: int, zone_button: str = "Berlin") -> FakeUser:
-    """Walk a user through onboarding with buttons only; return them at the main menu."""
+async def onboard(
+    bot: BotHarness, user_id: int, zone_button: str = "Berlin", diary: str = "No thanks"
+) -> FakeUser:
+    """Walk a user through onboarding with buttons only; return them at the main menu.
+
+    ``diary`` is the button pressed on the evening-check offer ("Yes, at 20:00", "No thanks")."""
     user = bot.user(user_id)
     await user.send("/start")
     await user.next_message()  # welcome
@@ -72,6 +76,10 @@ async def onboard(bot: BotHarness, user_id: int, zone_button: str = "Berlin") ->
     await user.next_message()  # tip time question
     await user.press("08:00")
     await user.next_message()  # time confirmed (edit)
+    offer = await user.next_message()  # the evening check (diary)
+    assert "evening check" in offer.text
+    await user.press(diary)
+    await user.next_message()  # the choice confirmed (edit)
     menu = await user.next_message()
     assert menu.reply_keyboard, "onboarding should end on the main menu"
     offer = await user.next_message()  # the optional red-flag check (insights), left unanswered

@@ -35,6 +35,11 @@ async def test_start_accept_type_city_pick_time_main_menu(harness: BotHarness) -
     assert "morning tip" in tip_question.text
     await user.press("09:00")
     await user.next_message()
+    offer = await user.next_message()
+    assert "A one-tap evening check, to see calm days too?" in offer.text
+    assert offer.labels == ["✓ Yes, at 20:00", "⏰ Another time", "No thanks"]
+    await user.press("✓ Yes, at 20:00")
+    assert "Evening check at 20:00" in (await user.next_message()).text
     menu = await user.next_message()
     assert "All set" in menu.text
     assert menu.reply_keyboard == [
@@ -45,6 +50,7 @@ async def test_start_accept_type_city_pick_time_main_menu(harness: BotHarness) -
     profile = harness.stored_profile(1001)
     assert profile["tz"] == "Europe/Berlin"
     assert profile["tip_time"] == "09:00"
+    assert profile["diary_enabled"] is True and profile["diary_time"] == "20:00"
     assert profile["accepted"] is True and profile["onboarded"] is True
     assert stat.S_IMODE(harness.user_file(1001).stat().st_mode) == 0o600
     assert stat.S_IMODE(harness.data_dir.stat().st_mode) == 0o700

@@ -85,6 +85,9 @@ def test_onboarding_by_typing_numbers_then_quit(tmp_path: Path) -> None:
         eight = child.match.group(1)
         _type(child, eight)
         child.expect_exact("Morning tip at 08:00")
+        child.expect(r"\[(\d+)\] No thanks")  # the evening check (diary) is offered
+        _type(child, child.match.group(1))
+        child.expect_exact("no evening check")
         child.expect(r"\[(\d+)\] \S+ My week")  # the reply keyboard, numbered
         week = child.match.group(1)
         _type(child, berlin)  # an old button whose message has changed

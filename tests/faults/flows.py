@@ -41,7 +41,7 @@ async def press(user: FakeUser, label: str, timeout: float = 3.0) -> None:
 
 
 async def onboard_robust(user: FakeUser) -> None:
-    """/start, the note, Berlin, 08:00 until the main menu shows."""
+    """/start, the note, Berlin, 08:00, no evening check, until the main menu shows."""
     await user.send("/start")
     await wait_for(user, lambda m: "I understand" in m.labels)
     await press(user, "I understand")
@@ -49,6 +49,8 @@ async def onboard_robust(user: FakeUser) -> None:
     await press(user, "Berlin")
     await wait_for(user, lambda m: "08:00" in m.labels)
     await press(user, "08:00")
+    await wait_for(user, lambda m: "No thanks" in m.labels)
+    await press(user, "No thanks")
     await wait_for(user, lambda m: bool(m.reply_keyboard))
 
 

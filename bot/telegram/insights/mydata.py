@@ -12,10 +12,12 @@ import io
 import json
 import logging
 import secrets
+from collections import Counter
 from typing import Any
 
 from telegram import CallbackQuery, Update
 
+from bot.domain import diary
 from bot.domain import insights as stats
 from bot.domain.zones import local_now
 from bot.telegram.callbacks import BadCallback, Callback
@@ -28,6 +30,11 @@ from bot.telegram.keyboards import inline
 log = logging.getLogger(__name__)
 
 FORGET_STATE = "forget"
+
+
+def _cell(text: str) -> str:
+    """Keep spreadsheets from running a cell as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def episodes_csv(episodes: list[dict[str, Any]], fallback_zone: str) -> bytes:
@@ -43,9 +50,7 @@ def episodes_csv(episodes: list[dict[str, Any]], fallback_zone: str) -> bytes:
         instant = stats.parse_instant(episode.get("started_at"))
         zone = episode.get("tz") or fallback_zone
         local = local_now(instant, zone).isoformat() if instant else ""
-        note = episode.get("note") or ""
-        if note[:1] in ("=", "+", "-", "@"):
-            note = "'" + note  # keep spreadsheets from running a note as a formula
+        note = _cell(episode.get("note") or "")
         writer.writerow(
             [
                 episode.get("id", ""),
@@ -61,6 +66,39 @@ def episodes_csv(episodes: list[dict[str, Any]], fallback_zone: str) -> bytes:
                 episode.get("source") or "",
                 episode.get("created_at") or "",
                 episode.get("updated_at") or "",
+            ]
+        )
+    return buffer.getvalue().encode("utf-8")
+
+
+def days_csv(
+    days: list[dict[str, Any]], labels: dict[str, str], ratings: list[str],
+    episodes: list[dict[str, Any]], fallback_zone: str,
+) -> bytes:
+    """One row per diary day, oldest first: the rating (0-3 and its words), the factors ticked
+    (names, and their ids), episodes logged that day, when it was answered and last changed."""
+    columns = [
+        "date", "rating", "rating_label", "factors", "factor_ids", "episodes", "answered_at",
+        "updated_at", "tz",
+    ]  # fmt: skip
+    per_day = Counter(str(stats.local_day(e, fallback_zone)) for e in episodes)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for day in sorted(days, key=lambda d: str(d.get("date"))):
+        rating = day.get("rating")
+        ids = [str(f) for f in day.get("factors") or []]
+        writer.writerow(
+            [
+                day.get("date", ""),
+                rating if rating is not None else "",
+                ratings[rating] if isinstance(rating, int) and 0 <= rating < len(ratings) else "",
+                _cell("; ".join(labels.get(f, f) for f in ids)),
+                ";".join(ids),
+                per_day.get(str(day.get("date")), 0),
+                day.get("answered_at") or "",
+                day.get("updated_at") or "",
+                day.get("tz") or fallback_zone,
             ]
         )
     return buffer.getvalue().encode("utf-8")
@@ -99,6 +137,17 @@ async def export_command(update: Update, ctx: CoachContext) -> None:
         filename=f"twitch-coach-episodes-{stamp}.csv",
         caption=ctx.t("insights.export_csv_caption", count=len(episodes)),
     )
+    days = tables.get(diary.DAYS_TABLE, [])
+    if days:
+        vocabulary = ctx.content.vocabulary
+        builtin = [diary.Factor(c.id, c.label) for c in vocabulary.day_factors]
+        labels = diary.all_factors(builtin, tables.get(diary.FACTORS_TABLE, []))
+        ratings = [c.label for c in vocabulary.day_ratings]
+        await message.reply_document(
+            days_csv(days, labels, ratings, episodes, zone_of(profile)),
+            filename=f"twitch-coach-days-{stamp}.csv",
+            caption=ctx.t("diary.export_days_caption", count=len(days)),
+        )
 
 
 # ---------------------------------------------------------------------------- forget
