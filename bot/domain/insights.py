@@ -7,16 +7,26 @@ is taken in its own zone, which keeps history right after someone travels or mov
 
 Rules, as documented for people reading the code (and the README):
 
-* **Enough data for a chart**: at least ``MIN_EPISODES_FOR_CHART`` episodes in the last five weeks
-  (this week plus the four before). Otherwise the summary says so kindly and draws nothing.
-* **Pattern rule** (``trigger_patterns``): only days with at least one logged episode count (a day
-  with nothing logged may be a calm day or a day the person did not log, so it is not evidence).
-  For each trigger, "trigger days" are logged days where any episode named it, "other days" are the
-  remaining logged days. Only with at least ``MIN_PATTERN_DAYS`` of each, and only when the trigger
-  days look clearly *worse* (average intensity at least ``PATTERN_INTENSITY_GAP`` points higher,
-  or at least ``PATTERN_COUNT_RATIO`` times as many episodes per day and at least
-  ``PATTERN_COUNT_GAP`` more), is a pattern reported. Wording is "seems to go with", never
-  "causes": a same-day co-occurrence in a self-kept log cannot show cause.
+* **Three kinds of day**: a local day is *recorded* when the diary has an answer for it or an
+  episode was logged on it. Recorded days are *calm* (diary "none" and no episode) or *with
+  twitching* (a diary rating of "a little" or more, and/or an episode). Every other day is *not
+  recorded*: unknown, never counted as calm. The calmest and hardest day are chosen among
+  recorded days only.
+* **Enough data for a chart**: at least ``MIN_EPISODES_FOR_CHART`` episodes or as many diary
+  days in the last five weeks (this week plus the four before). Otherwise the summary says so
+  kindly and draws nothing.
+* **Patterns**: for people who use the diary (at least ``patterns.MIN_RECORDED_DAYS`` diary days
+  in the window) the diary rule of ``bot.domain.patterns`` runs over recorded days. People who
+  never use the diary keep the episode-only rule below.
+* **Episode-only pattern rule** (``trigger_patterns``): only days with at least one logged
+  episode count (a day with nothing logged may be a calm day or a day the person did not log, so
+  it is not evidence). For each trigger, "trigger days" are logged days where any episode named
+  it, "other days" are the remaining logged days. Only with at least ``MIN_PATTERN_DAYS`` of
+  each, and only when the trigger days look clearly *worse* (average intensity at least
+  ``PATTERN_INTENSITY_GAP`` points higher, or at least ``PATTERN_COUNT_RATIO`` times as many
+  episodes per day and at least ``PATTERN_COUNT_GAP`` more), is a pattern reported. Wording is
+  "seems to go with", never "causes": a same-day co-occurrence in a self-kept log cannot show
+  cause.
 * **Persistence rule** (``persistence_flags``), after the NHS advice on twitching: within the last
   ``PERSISTENCE_WINDOW_DAYS`` days, twitching logged on days spanning more than 14 days
   ("lasting"), or logged in more than one body region over that time ("several_places"; the
@@ -26,11 +36,12 @@ Rules, as documented for people reading the code (and the README):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.domain import patterns as diary_patterns
 from bot.domain.zones import zone
 
 MIN_EPISODES_FOR_CHART = 3
@@ -88,13 +99,39 @@ def _intensity(episode: dict) -> int | None:
     return value
 
 
+CALM, TWITCHING, NOT_RECORDED = "calm", "twitching", "not_recorded"
+DAY_KINDS = (CALM, TWITCHING, NOT_RECORDED)
+
+
 @dataclass(frozen=True)
 class Day:
-    """One local day: how many episodes, their intensities."""
+    """One local day: how many episodes, their intensities, and the diary's rating (0-3) if the
+    day was answered."""
 
     day: date
     intensities: tuple[int, ...] = ()
     count: int = 0
+    rating: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """CALM, TWITCHING or NOT_RECORDED (module docstring)."""
+        if self.count or (self.rating is not None and self.rating >= 1):
+            return TWITCHING
+        return CALM if self.rating == 0 else NOT_RECORDED
+
+    @property
+    def recorded(self) -> bool:
+        return self.kind != NOT_RECORDED
+
+    @property
+    def level(self) -> int:
+        """How hard the day was on the diary's 0-3 scale: its rating, or at least what its
+        strongest episode says (1-3 a little, 4-6 moderate, 7-10 a lot)."""
+        from_episodes = (
+            -(-max(self.intensities) * 3 // 10) if self.intensities else int(bool(self.count))
+        )
+        return max(self.rating or 0, from_episodes)
 
     @property
     def average(self) -> float | None:
@@ -115,16 +152,50 @@ def by_day(episodes: Iterable[dict], zone: str) -> dict[date, list[dict]]:
     return days
 
 
-def daily_series(episodes: Iterable[dict], zone: str, last_day: date, days: int) -> list[Day]:
+def diary_ratings(diary_days: Iterable[dict]) -> dict[date, int]:
+    """Local date -> rating (0-3) of the diary's day records; malformed ones skipped."""
+    return {d.day: d.rating for d in diary_patterns.diary_days(diary_days)}
+
+
+def daily_series(
+    episodes: Iterable[dict],
+    zone: str,
+    last_day: date,
+    days: int,
+    diary_days: Iterable[dict] = (),
+) -> list[Day]:
     """One Day per calendar day, the ``days`` days up to ``last_day``, empty days included."""
     grouped = by_day(episodes, zone)
+    ratings = diary_ratings(diary_days)
     series = []
     for offset in range(days - 1, -1, -1):
         day = last_day - timedelta(days=offset)
         items = grouped.get(day, [])
         values = tuple(v for v in (_intensity(e) for e in items) if v is not None)
-        series.append(Day(day=day, intensities=values, count=len(items)))
+        series.append(Day(day=day, intensities=values, count=len(items), rating=ratings.get(day)))
     return series
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    """How many days of a period were of each kind."""
+
+    total: int
+    calm: int
+    twitching: int
+
+    @property
+    def recorded(self) -> int:
+        return self.calm + self.twitching
+
+    @property
+    def not_recorded(self) -> int:
+        return self.total - self.recorded
+
+
+def day_counts(days: Sequence[Day]) -> DayCounts:
+    kinds = Counter(d.kind for d in days)
+    return DayCounts(total=len(days), calm=kinds[CALM], twitching=kinds[TWITCHING])
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -263,21 +334,37 @@ class WeekSummary:
     relief: ReliefScore | None
     best_day: Day | None
     worst_day: Day | None
-    patterns: list[Pattern] = field(default_factory=list)
+    patterns: list[Pattern] = field(default_factory=list)  # episode-only rule
+    findings: list[diary_patterns.Comparison] = field(default_factory=list)  # the diary rule
 
     @property
     def enough_data(self) -> bool:
-        total = self.this_week.count + sum(period_of(w).count for w in self.previous_weeks)
-        return total >= MIN_EPISODES_FOR_CHART
+        weeks = [self.days, *self.previous_weeks]
+        episodes = sum(d.count for w in weeks for d in w)
+        answered = sum(d.rating is not None for w in weeks for d in w)
+        return max(episodes, answered) >= MIN_EPISODES_FOR_CHART
+
+    @property
+    def kinds(self) -> DayCounts:
+        return day_counts(self.days)
 
 
 def week_summary(
-    episodes: Sequence[dict], runs: Sequence[dict], zone: str, now: datetime
+    episodes: Sequence[dict],
+    runs: Sequence[dict],
+    zone: str,
+    now: datetime,
+    diary_days: Sequence[dict] = (),
+    factors: Sequence[str] = (),
+    lagged: Collection[str] = (),
 ) -> WeekSummary:
-    """The last 7 local days (ending today) against the week before, plus four weeks faintly."""
+    """The last 7 local days (ending today) against the week before, plus four weeks faintly.
+
+    ``diary_days`` are the diary's day records; ``factors`` the day factors the diary rule
+    compares (``lagged`` ones with the next day too)."""
     today = now.astimezone(_zone(zone, "UTC")).date()
     span = WEEK_DAYS * (COMPARE_WEEKS + 1)
-    series = daily_series(episodes, zone, today, span)
+    series = daily_series(episodes, zone, today, span, diary_days)
     this_week = series[-WEEK_DAYS:]
     previous = [
         series[len(series) - WEEK_DAYS * (k + 1) : len(series) - WEEK_DAYS * k]
@@ -285,14 +372,19 @@ def week_summary(
     ]
     week_start = this_week[0].day
     in_week = [e for e in episodes if (d := local_day(e, zone)) is not None and d >= week_start]
-    logged = [d for d in this_week if d.count]
+    recorded = [d for d in this_week if d.recorded]
     best = worst = None
-    if len(logged) >= 2:
-        # Calmest and hardest of the days with something logged; ties go to the later day.
-        best = min(reversed(logged), key=lambda d: (d.burden, d.count))
-        worst = max(reversed(logged), key=lambda d: (d.burden, d.count))
+    if len(recorded) >= 2:
+        # Calmest and hardest of the recorded days (never an unrecorded one, which may have been
+        # anything); ties go to the later day.
+        best = min(reversed(recorded), key=lambda d: (d.level, d.burden, d.count))
+        worst = max(reversed(recorded), key=lambda d: (d.level, d.burden, d.count))
+        if (best.level, best.burden, best.count) == (worst.level, worst.burden, worst.count):
+            best = worst = None  # every recorded day alike: nothing stands out
     pattern_start = today - timedelta(days=PATTERN_WINDOW_DAYS - 1)
     recent = [e for e in episodes if (d := local_day(e, zone)) is not None and d >= pattern_start]
+    answered = [d for d in diary_ratings(diary_days) if pattern_start <= d <= today]
+    uses_diary = len(answered) >= diary_patterns.MIN_RECORDED_DAYS
     return WeekSummary(
         days=this_week,
         previous_weeks=previous,
@@ -302,7 +394,10 @@ def week_summary(
         relief=best_relief(runs, since=now - timedelta(days=WEEK_DAYS)),
         best_day=best,
         worst_day=worst,
-        patterns=trigger_patterns(recent, zone),
+        patterns=[] if uses_diary else trigger_patterns(recent, zone),
+        findings=diary_patterns.patterns(diary_days, factors, lagged, last_day=today)
+        if uses_diary
+        else [],
     )
 
 
@@ -342,6 +437,8 @@ class ReportData:
     regions: list[tuple[str, int]]
     triggers: list[tuple[str, int]]
     relief: list[tuple[str, int, Counter[str]]]  # routine, times tried, outcome counts
+    kinds: DayCounts = DayCounts(0, 0, 0)
+    factor_rows: list[diary_patterns.FactorRow] = field(default_factory=list)
 
 
 def _by_count(item: tuple[str, int]) -> tuple[int, str]:
@@ -349,11 +446,17 @@ def _by_count(item: tuple[str, int]) -> tuple[int, str]:
 
 
 def report_data(
-    episodes: Sequence[dict], runs: Sequence[dict], zone: str, now: datetime, days: int
+    episodes: Sequence[dict],
+    runs: Sequence[dict],
+    zone: str,
+    now: datetime,
+    days: int,
+    diary_days: Sequence[dict] = (),
+    factors: Sequence[str] = (),
 ) -> ReportData:
     today = now.astimezone(_zone(zone, "UTC")).date()
     first = today - timedelta(days=days - 1)
-    series = daily_series(episodes, zone, today, days)
+    series = daily_series(episodes, zone, today, days, diary_days)
     in_range = [
         e for e in episodes if (d := local_day(e, zone)) is not None and first <= d <= today
     ]
@@ -387,4 +490,6 @@ def report_data(
         relief=[
             (r, n, outcomes[r]) for r, n in sorted(tried.items(), key=lambda kv: (-kv[1], kv[0]))
         ],
+        kinds=day_counts(series),
+        factor_rows=diary_patterns.factor_table(diary_days, factors, first, today),
     )

@@ -38,6 +38,7 @@ class ReportDocument:
     chart_heading: str
     chart_png: bytes | None
     tables: list[Table] = field(default_factory=list)
+    chart_note: str = ""  # a line under the chart (its legend in words, found by text search)
     footer: str = ""
 
 
@@ -78,6 +79,9 @@ def render_report(doc: ReportDocument) -> bytes:
     if doc.chart_png:
         _heading(pdf, doc.chart_heading)
         pdf.image(io.BytesIO(doc.chart_png), w=pdf.epw)
+        if doc.chart_note:
+            pdf.set_font(FONT, size=8.5)
+            pdf.multi_cell(0, 4.4, doc.chart_note, new_x="LMARGIN", new_y="NEXT")
     for table in doc.tables:
         _table(pdf, table)
     return bytes(pdf.output())

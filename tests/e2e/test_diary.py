@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -311,3 +312,95 @@ async def test_stale_and_forged_diary_buttons_change_nothing(harness: BotHarness
     assert answer is not None and "too far back" in answer
     assert harness.stored(8108) == before
     assert "diary_days" not in harness.stored(8108)
+
+
+def day_record(day: str, rating: int, factors: list[str] | None = None) -> dict[str, Any]:
+    offered = ["slept_badly", "stressful_day", "drank_little", "overdid_it", "caffeine_late"]
+    return {
+        "date": day,
+        "rating": rating,
+        "factors": factors or [],
+        "offered": [*offered, "cold"],
+        "answered_at": EVENING.isoformat(),
+        "updated_at": EVENING.isoformat(),
+        "tz": "Europe/Berlin",
+    }
+
+
+async def seed_week(harness: BotHarness, user_id: int) -> None:
+    """Thu calm, Fri a little (cold), Sat nothing, Sun calm, Mon nothing, Tue moderate (cold),
+    Wed no diary answer but an episode of 9/10."""
+    assert harness.app is not None
+    store = services_of(harness.app).store
+    for record in (
+        day_record("2026-06-04", 0),
+        day_record("2026-06-05", 1, ["cold"]),
+        day_record("2026-06-07", 0),
+        day_record("2026-06-09", 2, ["cold"]),
+    ):
+        await store.insert(user_id, "diary_days", record)
+    when = (EVENING - timedelta(hours=4)).isoformat()
+    await store.insert(
+        user_id,
+        "episodes",
+        {"started_at": when, "tz": "Europe/Berlin", "intensity": 9, "regions": ["back"]},
+    )
+
+
+async def test_week_counts_recorded_days_and_the_calmest_is_a_recorded_one(
+    harness: BotHarness,
+) -> None:
+    user = await ready(harness, 8110)
+    await seed_week(harness, 8110)
+    await user.send("/week")
+    photo = await user.next_message()
+    assert photo.kind == "photo" and (photo.file_bytes or b"").startswith(b"\x89PNG")
+    text = (await user.next_message()).text
+    assert "5 of 7 days recorded: 2 calm, 3 with twitching." in text
+    # The day with one 9/10 episode is the hardest, never "the calmest" of a week of unknowns.
+    assert "Calmest day: Sun 07 Jun · Hardest day: Wed 10 Jun" in text
+
+
+async def test_report_pdf_shows_day_kinds_legend_and_factor_table(harness: BotHarness) -> None:
+    from pypdf import PdfReader
+
+    user = await ready(harness, 8111)
+    await seed_week(harness, 8111)
+    await user.send("/report")
+    await user.next_message()
+    await user.press("Last 30 days")
+    await user.next_message()
+    document = await user.next_message()
+    assert document.kind == "document" and document.file_bytes is not None
+    reader = PdfReader(io.BytesIO(document.file_bytes))
+    text = " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+    assert "Days recorded (evening diary or an episode): 5 of 30; not recorded: 25" in text
+    assert "Recorded calm days (diary: no twitching, no episode): 2; days with twitching: 3" in text
+    assert (
+        "Day strip under the chart: white = recorded calm, dark grey = twitching, "
+        "hatched = not recorded (unknown, not calm)."
+    ) in text
+    assert "Day factors from the evening diary" in text
+    assert "Cold 2 1 of 2 0 of 2" in text
+    assert len(reader.pages[0].images) == 1  # the chart with its day strip
+
+
+async def test_week_names_a_diary_pattern_with_counts_and_doubt(harness: BotHarness) -> None:
+    user = await ready(harness, 8112)
+    assert harness.app is not None
+    store = services_of(harness.app).store
+    for offset in range(28):  # after poor sleep the day is bad, otherwise calm
+        day = (EVENING - timedelta(days=offset)).date().isoformat()
+        poor = offset % 2 == 0
+        await store.insert(
+            8112, "diary_days", day_record(day, 3 if poor else 0, ["slept_badly"] if poor else [])
+        )
+    await user.send("/week")
+    await user.next_message()
+    text = (await user.next_message()).text
+    assert (
+        "On the 14 days with “Slept badly last night”, twitching was moderate or worse on 14; "
+        "on the other 14 days, on 0."
+    ) in text
+    assert "This could be chance; keep recording to see if it holds." in text
+    assert not re.search(r"\bcaus(e|es|ed|ing)\b", text, re.IGNORECASE)

@@ -175,6 +175,9 @@ async def test_red_flag_yes_gets_the_doctor_message_and_shows_on_the_report(
         await user.next_message()
     await user.press("08:00")
     await user.next_message()
+    await user.next_message()  # the evening-check offer (diary)
+    await user.press("No thanks")
+    await user.next_message()
     assert (await user.next_message()).reply_keyboard  # the menu comes first
     offer = await user.next_message()
     assert "safety check" in offer.text and offer.labels == ["Start the check", "Not now"]

@@ -28,7 +28,7 @@ async def _press_when_shown(user: FakeUser, label: str) -> None:
 
 async def _onboard(user: FakeUser) -> None:
     await user.send("/start")
-    for label in ("I understand", "Berlin", "08:00"):
+    for label in ("I understand", "Berlin", "08:00", "No thanks"):
         await _press_when_shown(user, label)
     for _ in range(20):  # wait for the main menu
         if user.reply_keyboard:

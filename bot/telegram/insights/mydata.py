@@ -72,8 +72,11 @@ def episodes_csv(episodes: list[dict[str, Any]], fallback_zone: str) -> bytes:
 
 
 def days_csv(
-    days: list[dict[str, Any]], labels: dict[str, str], ratings: list[str],
-    episodes: list[dict[str, Any]], fallback_zone: str,
+    days: list[dict[str, Any]],
+    labels: dict[str, str],
+    ratings: list[str],
+    episodes: list[dict[str, Any]],
+    fallback_zone: str,
 ) -> bytes:
     """One row per diary day, oldest first: the rating (0-3 and its words), the factors ticked
     (names, and their ids), episodes logged that day, when it was answered and last changed."""
@@ -138,16 +141,15 @@ async def export_command(update: Update, ctx: CoachContext) -> None:
         caption=ctx.t("insights.export_csv_caption", count=len(episodes)),
     )
     days = tables.get(diary.DAYS_TABLE, [])
-    if days:
-        vocabulary = ctx.content.vocabulary
-        builtin = [diary.Factor(c.id, c.label) for c in vocabulary.day_factors]
-        labels = diary.all_factors(builtin, tables.get(diary.FACTORS_TABLE, []))
-        ratings = [c.label for c in vocabulary.day_ratings]
-        await message.reply_document(
-            days_csv(days, labels, ratings, episodes, zone_of(profile)),
-            filename=f"twitch-coach-days-{stamp}.csv",
-            caption=ctx.t("diary.export_days_caption", count=len(days)),
-        )
+    vocabulary = ctx.content.vocabulary
+    builtin = [diary.Factor(c.id, c.label) for c in vocabulary.day_factors]
+    labels = diary.all_factors(builtin, tables.get(diary.FACTORS_TABLE, []))
+    ratings = [c.label for c in vocabulary.day_ratings]
+    await message.reply_document(
+        days_csv(days, labels, ratings, episodes, zone_of(profile)),
+        filename=f"twitch-coach-days-{stamp}.csv",
+        caption=ctx.t("diary.export_days_caption", count=len(days)),
+    )
 
 
 # ---------------------------------------------------------------------------- forget

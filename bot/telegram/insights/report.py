@@ -12,14 +12,17 @@ from typing import Any
 from telegram import CallbackQuery, Update
 
 from bot.content import Vocabulary
+from bot.domain import diary
 from bot.domain import insights as stats
 from bot.domain.zones import local_now
 from bot.reports.charts import ReportLabels, report_chart
 from bot.reports.pdf import ReportDocument, Table, render_report
+from bot.storage import UserData
 from bot.telegram.callbacks import BadCallback, Callback
 from bot.telegram.common import button, edit_or_send, user_id_of
 from bot.telegram.context import CoachContext
 from bot.telegram.insights.shared import EPISODES, RED_FLAGS, RUNS, routine_name, zone_of
+from bot.telegram.insights.week import day_kind_labels, diary_factors
 from bot.telegram.keyboards import inline
 from bot.telegram.safety import safety_content
 
@@ -51,9 +54,11 @@ def _report_document(
     now: datetime,
     days: int,
     chart: bytes | None,
+    factor_labels: dict[str, str],
 ) -> ReportDocument:
     t = ctx.t
     tables = [
+        _factor_table(ctx, data, factor_labels),
         *_count_tables(ctx, data),
         _red_flag_table(ctx, red_flags, zone, now),
         _persistence_table(ctx, flags),
@@ -74,6 +79,7 @@ def _report_document(
         summary=_summary_lines(ctx, data, days),
         chart_heading=t("insights.pdf_chart"),
         chart_png=chart,
+        chart_note=t("insights.pdf_day_legend"),
         tables=tables,
         footer=t("insights.pdf_footer"),
     )
@@ -86,7 +92,15 @@ def _summary_lines(ctx: CoachContext, data: stats.ReportData, days: int) -> list
     def one_decimal(value: float | None) -> str:
         return f"{value:.1f}" if value is not None else none
 
+    kinds = data.kinds
     return [
+        t(
+            "insights.pdf_recorded",
+            recorded=kinds.recorded,
+            total=kinds.total,
+            not_recorded=kinds.not_recorded,
+        ),
+        t("insights.pdf_kinds", calm=kinds.calm, twitching=kinds.twitching),
         t("insights.pdf_episodes", count=data.episode_count),
         t("insights.pdf_days", days=data.days_with_episodes, total=days),
         t(
@@ -100,6 +114,32 @@ def _summary_lines(ctx: CoachContext, data: stats.ReportData, days: int) -> list
             second=one_decimal(data.second_half_avg),
         ),
     ]
+
+
+def _factor_table(ctx: CoachContext, data: stats.ReportData, labels: dict[str, str]) -> Table:
+    """Per day factor: days with it, and moderate-or-worse days with and without it."""
+    t = ctx.t
+    rows = [
+        (
+            labels.get(row.factor, row.factor),
+            str(row.with_days),
+            t("insights.pdf_share", count=row.with_bad, total=row.with_days),
+            t("insights.pdf_share", count=row.without_bad, total=row.without_days),
+        )
+        for row in data.factor_rows
+    ]
+    return Table(
+        t("insights.pdf_factors"),
+        (
+            t("insights.pdf_factor"),
+            t("insights.pdf_factor_days"),
+            t("insights.pdf_factor_with"),
+            t("insights.pdf_factor_without"),
+        ),
+        rows,
+        t("insights.pdf_no_factors"),
+        (4, 2, 3, 3),
+    )
 
 
 def _count_tables(ctx: CoachContext, data: stats.ReportData) -> list[Table]:
@@ -191,14 +231,19 @@ async def on_report_period(
         raise BadCallback("unknown period")
     await query.answer()
     user_id = user_id_of(update)
-    profile = await ctx.store.get_profile(user_id)
-    zone = zone_of(profile)
     now = ctx.services.clock.now()
-    episodes = await ctx.store.all(user_id, EPISODES)
-    runs = await ctx.store.all(user_id, RUNS)
-    red_flags = await ctx.store.all(user_id, RED_FLAGS)
-    data = stats.report_data(episodes, runs, zone, now, days)
-    if data.episode_count == 0 and not red_flags:
+
+    def read(data: UserData) -> tuple[str, list, list, stats.ReportData, dict[str, str]]:
+        zone = zone_of(data.profile())
+        labels, compared, _ = diary_factors(ctx.content, data)
+        episodes = data.all(EPISODES)
+        figures = stats.report_data(
+            episodes, data.all(RUNS), zone, now, days, data.all(diary.DAYS_TABLE), compared
+        )
+        return zone, episodes, data.all(RED_FLAGS), figures, labels
+
+    zone, episodes, red_flags, data, factor_labels = await ctx.store.transact(user_id, read)
+    if data.episode_count == 0 and data.kinds.recorded == 0 and not red_flags:
         await edit_or_send(query, ctx.t("insights.report_empty", days=days))
         return
     await edit_or_send(query, ctx.t("insights.report_making", days=days))
@@ -206,11 +251,11 @@ async def on_report_period(
     labels = ReportLabels(
         episodes=ctx.t("insights.pdf_chart_episodes"),
         intensity=ctx.t("insights.pdf_chart_intensity"),
+        days=day_kind_labels(ctx.content),
     )
-    chart = (
-        await asyncio.to_thread(report_chart, data.series, labels) if data.episode_count else None
-    )
-    document = _report_document(ctx, data, red_flags, flags, zone, now, days, chart)
+    recorded = data.episode_count or data.kinds.recorded
+    chart = await asyncio.to_thread(report_chart, data.series, labels) if recorded else None
+    document = _report_document(ctx, data, red_flags, flags, zone, now, days, chart, factor_labels)
     pdf = await asyncio.to_thread(render_report, document)
     assert query.message is not None
     filename = f"{ctx.t('insights.report_filename')}-{data.last_day.isoformat()}.pdf"

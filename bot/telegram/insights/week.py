@@ -12,9 +12,11 @@ from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 
-from bot.content import Vocabulary
+from bot.content import Content, Vocabulary
+from bot.domain import diary
 from bot.domain import insights as stats
-from bot.reports.charts import WeekLabels, week_chart
+from bot.reports.charts import DayKindLabels, WeekLabels, week_chart
+from bot.storage import UserData
 from bot.telegram.callbacks import Callback
 from bot.telegram.common import button, user_id_of
 from bot.telegram.context import CoachContext, Services
@@ -26,25 +28,73 @@ def _fmt(value: float | None, ctx_t: Any) -> str:
     return f"{value:.1f}" if value is not None else ctx_t("insights.week_no_average")
 
 
+def day_kind_labels(content: Content) -> DayKindLabels:
+    t = content.t
+    return DayKindLabels(
+        strip=t("insights.chart_days"),
+        calm=t("insights.chart_day_calm"),
+        twitching=t("insights.chart_day_twitching"),
+        not_recorded=t("insights.chart_day_not_recorded"),
+    )
+
+
+def diary_factors(content: Content, data: UserData) -> tuple[dict[str, str], list[str], set[str]]:
+    """(label of every factor a day may name, the factors the pattern rule compares: built-in
+    and the active own ones, the built-in ones also compared with the next day)."""
+    builtin = [diary.Factor(c.id, c.label, lag=c.lag) for c in content.vocabulary.day_factors]
+    own = data.all(diary.FACTORS_TABLE)
+    compared = [f.id for f in builtin] + [
+        diary.own_factor_id(d["id"]) for d in diary.active_own(own)
+    ]
+    return diary.all_factors(builtin, own), compared, {f.id for f in builtin if f.lag}
+
+
+def _finding_line(t: Any, finding: Any, labels: dict[str, str]) -> str:
+    key = "diary.pattern_next_day" if finding.lag else "diary.pattern_same_day"
+    return t(
+        key,
+        factor=html.escape(labels.get(finding.factor, finding.factor)),
+        with_days=finding.with_days,
+        with_bad=finding.with_bad,
+        without_days=finding.without_days,
+        without_bad=finding.without_bad,
+    )
+
+
 async def week_parts(
     services: Services, user_id: int
 ) -> tuple[bytes | None, str, dict[str, Any] | None]:
     """(chart PNG or None, summary text, profile) for one person, now."""
     store, content = services.store, services.content
     t = content.t
-    profile = await store.get_profile(user_id)
-    zone = zone_of(profile)
-    episodes = await store.all(user_id, EPISODES)
-    runs = await store.all(user_id, RUNS)
-    summary = stats.week_summary(episodes, runs, zone, services.clock.now())
+    now = services.clock.now()
+
+    def read(data: UserData) -> tuple[dict[str, Any] | None, stats.WeekSummary, dict[str, str]]:
+        profile = data.profile()
+        labels, compared, lagged = diary_factors(content, data)
+        summary = stats.week_summary(
+            data.all(EPISODES), data.all(RUNS), zone_of(profile), now,
+            data.all(diary.DAYS_TABLE), compared, lagged,
+        )  # fmt: skip
+        return profile, summary, labels
+
+    profile, summary, factor_labels = await store.transact(user_id, read)
     if not summary.enough_data:
         return None, t("insights.week_too_little"), profile
     vocabulary = content.vocabulary
+    kinds = summary.kinds
     lines = [
         t(
             "insights.week_header",
             start=day_label(summary.days[0].day),
             end=day_label(summary.days[-1].day),
+        ),
+        t(
+            "insights.week_recorded",
+            recorded=kinds.recorded,
+            total=kinds.total,
+            calm=kinds.calm,
+            twitching=kinds.twitching,
         ),
         t(
             "insights.week_counts",
@@ -60,7 +110,7 @@ async def week_parts(
                 last_average=_fmt(summary.last_week.average, t),
             )
         )
-    else:
+    elif not kinds.recorded:
         lines.append(t("insights.week_none_this_week"))
     if summary.triggers:
         named = ", ".join(
@@ -98,12 +148,16 @@ async def week_parts(
             lines.append(t("insights.pattern_more_often", **key_values))
     if summary.patterns:
         lines.append(t("insights.pattern_note"))
+    lines += [_finding_line(t, finding, factor_labels) for finding in summary.findings]
+    if summary.findings:
+        lines.append(t("diary.pattern_doubt"))
     labels = WeekLabels(
         title=t("insights.week_chart_title"),
         episodes=t("insights.chart_episodes"),
         intensity=t("insights.chart_intensity"),
         this_week=t("insights.chart_this_week"),
         weeks_before=t("insights.chart_weeks_before"),
+        days=day_kind_labels(content),
     )
     png = await asyncio.to_thread(week_chart, summary, labels)
     return png, "\n".join(lines), profile
