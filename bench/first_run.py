@@ -36,7 +36,9 @@ def time_first_run(show: bool = False, timeout: float = 600) -> dict[str, float]
     with tempfile.TemporaryDirectory(prefix="first-run-") as tmp:
         clone, caches = Path(tmp) / "clone", Path(tmp) / "caches"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-        env = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "VIRTUAL_ENV")}
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "VIRTUAL_ENV")
+        }
         env.update(
             PIP_CACHE_DIR=str(caches / "pip"),
             UV_CACHE_DIR=str(caches / "uv"),
@@ -72,7 +74,8 @@ def main() -> int:
     seen = time_first_run(show=args.show)
     for name, seconds in seen.items():
         print(f"{seconds:6.1f} s  {name}")
-    print(f"fresh clone, empty caches: `make run` to the sandbox prompt in {seen['first prompt']:.1f} s")
+    prompt = seen["first prompt"]
+    print(f"fresh clone, empty caches: `make run` to the sandbox prompt in {prompt:.1f} s")
     return 0
 
 
