@@ -21,7 +21,7 @@ unexport VIRTUAL_ENV
 SYNC := $(UV) sync --locked
 SYNC_FAILED := { echo "Install failed. If uv.lock is out of date (pyproject.toml changed): make lock"; exit 1; }
 
-.PHONY: run sandbox test lint lint-deploy faults bench lock lock-upgrade clean
+.PHONY: run sandbox install test lint lint-deploy faults bench lock lock-upgrade clean
 
 $(UV):
 	@echo "Installing uv $(UV_VERSION), the installer, into $(TOOLS) (once)..."
@@ -33,6 +33,7 @@ $(UV):
 
 $(RUN_STAMP): pyproject.toml uv.lock | $(UV)
 	@echo "Installing what running needs into $(VENV), as pinned in uv.lock..."
+	@rm -f $(DEV_STAMP)  # an exact sync: the development extras go, until `make test`
 	@$(SYNC) || $(SYNC_FAILED)
 	@touch $@
 
@@ -49,6 +50,13 @@ run: $(RUN_STAMP)
 
 sandbox: $(RUN_STAMP)
 	@exec $(BIN)/twitch-coach sandbox
+
+# For a server (README "Deploy", systemd): what `make run` installs, without running it, and
+# compiled ahead, since the service may not write next to the code.
+install: | $(UV)
+	@rm -f $(DEV_STAMP)
+	$(SYNC) --compile-bytecode
+	@touch $(RUN_STAMP)
 
 test: $(DEV_STAMP)
 	$(BIN)/ruff check bot tests bench

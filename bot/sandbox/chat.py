@@ -240,6 +240,7 @@ async def run_sandbox(
     tty: bool | None = None,
 ) -> int:
     """Run the chat until /quit, Ctrl-C, Ctrl-D or SIGTERM. Returns the exit code."""
+    print("Starting the bot...", flush=True)  # loading it takes a few seconds on a slow machine
     from bot.app import build_application, start_polling, stop_polling
     from bot.content import ContentError, load_content
     from bot.logs import setup_logging
