@@ -88,4 +88,5 @@ lock-upgrade: | $(UV)
 # Everything make created in this folder. uv's download cache (~/.cache/uv) is shared and kept;
 # the sandbox's chats (sandbox-data/, sandbox-files/) are yours and kept.
 clean:
-	rm -rf $(VENV) .tools .venv-lint .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .tools .venv-lint .pytest_cache .ruff_cache .hypothesis *.egg-info
+	find bot tests bench -name __pycache__ -type d -prune -exec rm -rf {} +
