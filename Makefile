@@ -12,11 +12,13 @@ UV := $(TOOLS)/bin/uv
 RUN_STAMP := $(VENV)/.synced-run
 DEV_STAMP := $(VENV)/.synced-dev
 
-# uv uses this Python and this folder whatever the caller's environment says, and never downloads
-# a Python build of its own.
+# uv uses this Python and this folder whatever the caller's environment says, never downloads a
+# Python build of its own, and trusts the system's certificates as pip and git do (a proxy's own
+# CA, for one, is there, not in uv's built-in list).
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
+export UV_SYSTEM_CERTS := 1
 unexport VIRTUAL_ENV
 SYNC := $(UV) sync --locked
 SYNC_FAILED := { echo "Install failed. If uv.lock is out of date (pyproject.toml changed): make lock"; exit 1; }
