@@ -74,6 +74,41 @@ async def test_nothing_works_before_the_note_is_accepted(harness: BotHarness) ->
     assert profile["accepted"] is False and "tip_time" not in profile
 
 
+async def test_help_before_the_note_explains_the_bot_and_stores_nothing(
+    harness: BotHarness,
+) -> None:
+    user = harness.user(1006)
+    await user.send("/start")
+    await user.next_message()  # welcome
+    note = await user.next_message()
+    assert "I understand" in note.labels
+    stored_by_onboarding = harness.stored(1006)
+
+    await user.send("/help")
+    explained = await user.next_message()
+    assert "What I am" in explained.text and "not a doctor" in explained.text
+    assert "routine" in explained.text and "Log an episode" in explained.text
+    assert "/privacy" in explained.text and "I understand" in explained.text
+    assert "read the short note above" not in explained.text  # not the "accept first" refusal
+    assert explained.reply_keyboard is None  # no menu whose buttons would only be refused
+    assert harness.stored(1006) == stored_by_onboarding
+
+    await user.press("I understand", message_id=note.message_id)  # still works after /help
+    assert "Thank you" in (await user.next_message()).text
+    await user.next_message()  # the time zone question
+    await user.send("/help")
+    full = await user.next_message()
+    assert "/checkin" in full.text and "What I am" not in full.text
+
+
+async def test_help_as_a_first_message_creates_no_file(harness: BotHarness) -> None:
+    user = harness.user(1007)
+    await user.send("/help")
+    explained = await user.next_message()
+    assert "What I am" in explained.text and "/start" in explained.text
+    assert not harness.user_file(1007).exists()
+
+
 async def test_bad_zone_gets_a_helpful_retry(harness: BotHarness) -> None:
     user = harness.user(1003)
     await user.send("/start")
