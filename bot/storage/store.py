@@ -66,6 +66,10 @@ INDEX_FIELDS = (
     "tips_paused_until",
     "tips_enabled",
     "relief_timer_due",  # lets the relief timer rebuild skip everyone without a pending timer
+    "diary_enabled",  # the evening check (diary): on, at what time, paused, quiet
+    "diary_time",
+    "diary_paused_until",
+    "diary_quiet",
 )
 
 META, PROFILE, STATE = "_meta", "profile", "state"
