@@ -404,3 +404,56 @@ async def test_week_names_a_diary_pattern_with_counts_and_doubt(harness: BotHarn
     ) in text
     assert "This could be chance; keep recording to see if it holds." in text
     assert not re.search(r"\bcaus(e|es|ed|ing)\b", text, re.IGNORECASE)
+
+
+async def test_onboarding_another_time_and_settings_panel(harness: BotHarness) -> None:
+    harness.clock.set(EVENING)
+    user = harness.user(8113)
+    await user.send("/start")
+    await user.next_message()
+    await user.next_message()
+    await user.press("I understand")
+    await user.next_message()
+    await user.next_message()
+    await user.press("Berlin")
+    await user.next_message()
+    await user.next_message()
+    await user.press("08:00")
+    await user.next_message()
+    await next_with(user, "evening check")
+    await user.press("⏰ Another time")
+    assert "When would you like the evening check?" in (await user.next_message()).text
+    await user.press("⌨️ Type a time")
+    await user.next_message()
+    await user.send("25:00")
+    assert "isn't a time I understand" in (await user.next_message()).text
+    await user.send("21:30")
+    assert "Evening check at 21:30" in (await user.next_message()).text
+    assert (await user.next_message()).reply_keyboard  # onboarding goes on to the menu
+    profile = harness.stored_profile(8113)
+    assert profile["diary_enabled"] is True and profile["diary_time"] == "21:30"
+    assert profile["onboarded"] is True
+
+    await user.send("/settings")
+    settings = await next_with(user, "Your settings")
+    assert "Evening check: 21:30" in settings.text
+    await user.press("🌙 Evening check")
+    panel = await user.next_message()
+    assert "Every evening at 21:30 (Berlin)." in panel.text
+    answer = await user.press("⏸ Pause a week")
+    assert answer is not None and answer.startswith("✓ Paused for a week, until Wed 17 Jun")
+    assert "Paused until" in (await user.next_message()).text
+    assert harness.stored_profile(8113)["diary_paused_until"].startswith("2026-06-17")
+    await user.press("▶️ Resume")
+    assert "Every evening at 21:30" in (await user.next_message()).text
+    await user.press("⏰ Change time")
+    await user.next_message()
+    assert await user.press("19:00") == "✓ Evening check at 19:00."
+    await user.next_message()
+    turned_off = await user.press("🔕 Turn off")
+    assert turned_off == "✓ The evening check is off. /diary still works any time."
+    off = await user.next_message()
+    assert "Off." in off.text and "🔔 Turn on at 19:00" in off.labels
+    assert harness.stored_profile(8113)["diary_enabled"] is False
+    await user.send("/diary")
+    assert "🔔 Evening check: off" in (await next_with(user, "Your last 7 days")).labels
