@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +21,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.domain.zones import format_clock_time, parse_clock_time
 from bot.telegram.callbacks import BadCallback, Callback
 from bot.telegram.context import CoachContext
 from bot.telegram.keyboards import main_menu, main_menu_labels
@@ -64,6 +66,20 @@ async def edit_or_send(query: CallbackQuery, text: str, **kwargs: Any) -> Messag
         if "not modified" in str(exc).lower():
             return None
         raise
+
+
+async def typed_clock_time(
+    update: Update, ctx: CoachContext, text: str, bad_key: str
+) -> str | None:
+    """A typed "HH:MM" as stored ("07:30"); otherwise None, after replying with ``bad_key``
+    (which shows what was typed, as {text})."""
+    parsed = parse_clock_time(text)
+    if parsed is not None:
+        return format_clock_time(parsed)
+    assert update.effective_message is not None
+    shown = html.escape(text.strip()[:20])
+    await update.effective_message.reply_text(ctx.t(bad_key, text=shown))
+    return None
 
 
 async def set_awaiting(ctx: CoachContext, user_id: int, kind: str, **extra: Any) -> None:

@@ -23,7 +23,14 @@ from bot.domain.zones import (
     zone_label,
 )
 from bot.telegram.callbacks import BadCallback, Callback, route_pattern
-from bot.telegram.common import button, clear_awaiting, edit_or_send, set_awaiting, user_id_of
+from bot.telegram.common import (
+    button,
+    clear_awaiting,
+    edit_or_send,
+    set_awaiting,
+    typed_clock_time,
+    user_id_of,
+)
 from bot.telegram.context import CoachContext
 from bot.telegram.delivery import mark_inactive
 from bot.telegram.diary import reminder
@@ -190,13 +197,11 @@ async def on_diary_time_text(
     update: Update, ctx: CoachContext, text: str, _state: dict[str, Any]
 ) -> None:
     assert update.effective_message is not None
-    parsed = parse_clock_time(text)
-    if parsed is None:
-        shown = html.escape(text.strip()[:20])
-        await update.effective_message.reply_text(ctx.t("diary.time_bad", text=shown))
+    value = await typed_clock_time(update, ctx, text, "diary.time_bad")
+    if value is None:
         return
     user_id = user_id_of(update)
-    profile = await reminder.set_time(ctx.store, user_id, format_clock_time(parsed))
+    profile = await reminder.set_time(ctx.store, user_id, value)
     await clear_awaiting(ctx, user_id)
     await update.effective_message.reply_text(
         ctx.t("diary.offer_yes", time=profile["diary_time"])
@@ -305,12 +310,10 @@ async def on_tip_time_text(
     update: Update, ctx: CoachContext, text: str, _state: dict[str, Any]
 ) -> None:
     assert update.effective_message is not None
-    parsed = parse_clock_time(text)
-    if parsed is None:
-        shown = html.escape(text.strip()[:20])
-        await update.effective_message.reply_text(ctx.t("onboarding.tip_time_bad", text=shown))
+    value = await typed_clock_time(update, ctx, text, "onboarding.tip_time_bad")
+    if value is None:
         return
-    confirmation, profile = await _save_tip_time(update, ctx, format_clock_time(parsed))
+    confirmation, profile = await _save_tip_time(update, ctx, value)
     await update.effective_message.reply_text(confirmation)
     await _after_setting(update, ctx, profile)
 

@@ -59,11 +59,12 @@ class BotHarness:
 
 
 async def onboard(
-    bot: BotHarness, user_id: int, zone_button: str = "Berlin", diary: str = "No thanks"
+    bot: BotHarness, user_id: int, zone_button: str = "Berlin", diary: str | None = "No thanks"
 ) -> FakeUser:
     """Walk a user through onboarding with buttons only; return them at the main menu.
 
-    ``diary`` is the button pressed on the evening-check offer ("Yes, at 20:00", "No thanks")."""
+    ``diary`` is the button pressed on the evening-check offer ("✓ Yes, at 20:00", "No thanks");
+    None returns them at that offer, unanswered."""
     user = bot.user(user_id)
     await user.send("/start")
     await user.next_message()  # welcome
@@ -78,6 +79,8 @@ async def onboard(
     await user.next_message()  # time confirmed (edit)
     offer = await user.next_message()  # the evening check (diary)
     assert "evening check" in offer.text
+    if diary is None:
+        return user
     await user.press(diary)
     await user.next_message()  # the choice confirmed (edit)
     menu = await user.next_message()

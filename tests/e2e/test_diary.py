@@ -408,19 +408,7 @@ async def test_week_names_a_diary_pattern_with_counts_and_doubt(harness: BotHarn
 
 async def test_onboarding_another_time_and_settings_panel(harness: BotHarness) -> None:
     harness.clock.set(EVENING)
-    user = harness.user(8113)
-    await user.send("/start")
-    await user.next_message()
-    await user.next_message()
-    await user.press("I understand")
-    await user.next_message()
-    await user.next_message()
-    await user.press("Berlin")
-    await user.next_message()
-    await user.next_message()
-    await user.press("08:00")
-    await user.next_message()
-    await next_with(user, "evening check")
+    user = await onboard(harness, 8113, diary=None)
     await user.press("⏰ Another time")
     assert "When would you like the evening check?" in (await user.next_message()).text
     await user.press("⌨️ Type a time")

@@ -11,7 +11,6 @@ ds.on turn on; ds.pz pause a week; ds.rs resume; ds.off turn off. Free text: ``d
 
 from __future__ import annotations
 
-import html
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,14 @@ from bot.domain import diary
 from bot.domain.zones import format_clock_time, local_now, parse_clock_time, zone_label
 from bot.storage import Store
 from bot.telegram.callbacks import BadCallback, Callback
-from bot.telegram.common import button, clear_awaiting, edit_or_send, set_awaiting, user_id_of
+from bot.telegram.common import (
+    button,
+    clear_awaiting,
+    edit_or_send,
+    set_awaiting,
+    typed_clock_time,
+    user_id_of,
+)
 from bot.telegram.context import CoachContext
 from bot.telegram.insights.shared import zone_of
 from bot.telegram.keyboards import chunk, inline
@@ -176,12 +182,10 @@ async def on_time_text(
     message = update.effective_message
     assert message is not None
     uid = user_id_of(update)
-    parsed = parse_clock_time(text)
-    if parsed is None:
-        shown = html.escape(text.strip()[:20])
-        await message.reply_text(ctx.t("diary.time_bad", text=shown))
+    value = await typed_clock_time(update, ctx, text, "diary.time_bad")
+    if value is None:
         return
-    profile = await set_time(ctx.store, uid, format_clock_time(parsed))
+    profile = await set_time(ctx.store, uid, value)
     await clear_awaiting(ctx, uid)
     text_, keyboard = panel(ctx, uid, profile)
     confirmation = ctx.t("diary.time_set", time=profile["diary_time"])
