@@ -24,6 +24,7 @@ import asyncio
 import html
 import logging
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -164,18 +165,11 @@ def _region_keyboard(ctx: CoachContext, uid: int, route: str) -> InlineKeyboardM
     return inline(chunk(buttons, 2))
 
 
-def _step_view(
-    ctx: CoachContext,
-    uid: int,
-    run_id: int,
-    routine: Routine,
-    index: int,
-    note: str | None = None,
-    extra_row: list[tuple[str, str]] | None = None,
-) -> tuple[str, InlineKeyboardMarkup]:
+def step_text(t: Callable[..., str], routine: Routine, index: int, note: str | None = None) -> str:
+    """The text of one step as the person reads it (``t`` is ``Content.t``)."""
     step = routine.steps[index]
     parts = [
-        ctx.t(
+        t(
             "relief.step_header",
             title=html.escape(routine.title),
             number=index + 1,
@@ -185,12 +179,24 @@ def _step_view(
     ]
     if step.hold_seconds is not None:
         if step.hold_seconds >= 120:
-            parts.append(ctx.t("relief.hold_minutes", minutes=step.hold_seconds // 60))
+            parts.append(t("relief.hold_minutes", minutes=step.hold_seconds // 60))
         else:
-            parts.append(ctx.t("relief.hold", seconds=step.hold_seconds))
+            parts.append(t("relief.hold", seconds=step.hold_seconds))
     if note:
         parts.append(note)
     parts.append("<i>" + html.escape(" ".join(routine.safety)) + "</i>")
+    return "\n\n".join(parts)
+
+
+def _step_view(
+    ctx: CoachContext,
+    uid: int,
+    run_id: int,
+    routine: Routine,
+    index: int,
+    note: str | None = None,
+    extra_row: list[tuple[str, str]] | None = None,
+) -> tuple[str, InlineKeyboardMarkup]:
     rows = [
         [
             (ctx.t("relief.next_button"), ctx.button(uid, "rl.nx", run_id, index)),
@@ -200,7 +206,7 @@ def _step_view(
     ]
     if extra_row:
         rows.append(extra_row)
-    return "\n\n".join(parts), inline(rows)
+    return step_text(ctx.t, routine, index, note), inline(rows)
 
 
 def _end_view(
