@@ -2,15 +2,19 @@
 
 Flow: the menu button (tap 1) shows the body regions; a region (tap 2) starts the routine ranked
 first for this person and region (bot/domain/relief.py documents the rule). The routine runs one
-step at a time in ONE message edited in place, with Next / Skip / Stop. A step with a hold moves
-on by itself through a JobQueue job (never a sleep in a handler). At the end: "log this episode"
-(route ck.new, handled by the check-in feature) and "try another routine". A follow-up "how is
-the twitching now?" comes N minutes later (profile ``relief_followup_minutes``, 5-30, default 10),
-is sent at most once, and its answer is stored on the run.
+step at a time in ONE message, with Next / Skip / Stop; a routine done standing offers its seated
+version on the first step. A button press edits the message in place. A timed step moves on by
+itself through a JobQueue job (never a sleep in a handler), and then the next step comes as a
+NEW message headed "✓ Time's up" (Telegram does not notify on edits) and the old one is deleted,
+so the phone signals the end of a hold and the chat keeps one routine message; the state keeps
+the replaced message ids, so a press that still comes from one is stale. At the end: "log this
+episode" (route ck.new, handled by the check-in feature) and "try another routine". A follow-up
+"how is the twitching now?" comes N minutes later (profile ``relief_followup_minutes``, 5-30,
+default 10), is sent at most once, and its answer is stored on the run.
 
 Records: table "relief_runs" (the shared contract in the brief) holds every run; the flow state
-key "relief" holds the run in progress: {run_id, step, message_id, hold_due_at}. At start the
-timers are rebuilt from those two (in a job, so polling does not wait for the scan).
+key "relief" holds the run in progress: {run_id, step, message_id, hold_due_at, old_message_ids}.
+At start the timers are rebuilt from those two (in a job, so polling does not wait for the scan).
 
 Routes (prefix rl): rl.start [region] (new message; other features may link to it),
 rl.reg region, rl.go region routine, rl.nx / rl.sk / rl.st run step, rl.oth run, rl.fd run,
