@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.domain.sources import Source, SourceError, load_sources, source_ids, unknown_sources
 from bot.domain.zones import zone
 
 TOPICS = ("sleep", "stress", "hydration_electrolytes", "pacing", "movement")
@@ -89,7 +90,7 @@ DOSE_PATTERN = re.compile(
 @dataclass(frozen=True)
 class TipLibrary:
     tips: tuple[Tip, ...]
-    sources: Mapping[str, str]
+    sources: Mapping[str, Source]
 
     def by_id(self, tip_id: str) -> Tip | None:
         return self._index().get(tip_id)
@@ -101,20 +102,18 @@ class TipLibrary:
         return {t.id: t for t in self.tips}
 
 
-def load_tip_library(folder: Path) -> TipLibrary:
-    """Read content/tips/*.yaml (one file per topic) and sources.yaml; raise TipLibraryError."""
-    try:
-        sources = yaml.safe_load((folder / "sources.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TipLibraryError(f"{folder / 'sources.yaml'}: {exc}") from exc
-    if not isinstance(sources, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in sources.items()
-    ):
-        raise TipLibraryError(f"{folder / 'sources.yaml'}: expected id: citation lines")
+def load_tip_library(folder: Path, sources: Mapping[str, Source] | None = None) -> TipLibrary:
+    """Read content/tips/*.yaml (one file per topic); raise TipLibraryError.
+
+    ``sources`` default to content/sources.yaml beside the folder (bot/domain/sources.py).
+    """
+    if sources is None:
+        try:
+            sources = load_sources(folder.parent / "sources.yaml")
+        except SourceError as exc:
+            raise TipLibraryError(str(exc)) from exc
     tips: list[Tip] = []
     for path in sorted(folder.glob("*.yaml")):
-        if path.name == "sources.yaml":
-            continue
         try:
             tips.extend(TipFile.model_validate(yaml.safe_load(path.read_text("utf-8"))).tips)
         except (OSError, yaml.YAMLError, ValidationError) as exc:
@@ -125,7 +124,7 @@ def load_tip_library(folder: Path) -> TipLibrary:
     return TipLibrary(tuple(tips), sources)
 
 
-def library_problems(tips: Sequence[Tip], sources: Mapping[str, str]) -> list[str]:
+def library_problems(tips: Sequence[Tip], sources: Mapping[str, Source]) -> list[str]:
     """Everything wrong with a set of tips beyond field shapes (also used by the content tests)."""
     problems = []
     ids = Counter(t.id for t in tips)
@@ -137,8 +136,13 @@ def library_problems(tips: Sequence[Tip], sources: Mapping[str, str]) -> list[st
         if per_topic[topic] < MIN_TIPS_PER_TOPIC
     ]
     for tip in tips:
-        if tip.source not in sources:
-            problems.append(f"tip {tip.id}: unknown source {tip.source!r}")
+        unknown = unknown_sources(tip.source, sources)
+        if unknown:
+            problems.append(f"tip {tip.id}: unknown source {', '.join(unknown)!r}")
+        else:
+            off_topic = [s for s in source_ids(tip.source) if tip.topic not in sources[s].topics]
+            if off_topic:
+                problems.append(f"tip {tip.id}: {off_topic} do not cover the topic {tip.topic}")
         text = " ".join([tip.title, tip.body, tip.try_today or ""])
         if DOSE_PATTERN.search(text):
             problems.append(f"tip {tip.id} mentions a dose")

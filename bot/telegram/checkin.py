@@ -227,9 +227,16 @@ async def _render(ctx: CoachContext, user_id: int, draft: dict[str, Any]) -> tup
         rows = [numbers[:6], numbers[6:]]
         if step == "same":
             v = rules.view(draft, vocab, ctx.services.clock.now())
-            text = ctx.t("checkin.ask_same", details=html.escape(v.details))
+            details = html.escape(v.details)
+            if _is_past(draft):
+                text = ctx.t("checkin.ask_same_past", details=details)
+            else:
+                text = ctx.t("checkin.ask_same", details=details)
         else:
-            text = ctx.t("checkin.ask_intensity")
+            if _is_past(draft):
+                text = ctx.t("checkin.ask_intensity_past")
+            else:
+                text = ctx.t("checkin.ask_intensity")
             if not draft.get("editing_episode_id"):
                 if await _previous(ctx, user_id) is not None:
                     rows.append([(ctx.t("checkin.same_button"), b(ctx, user_id, draft, "ck.sm"))])
@@ -251,7 +258,8 @@ async def _render(ctx: CoachContext, user_id: int, draft: dict[str, Any]) -> tup
             2,
         )
     elif step == "regions":
-        text = ctx.t("checkin.ask_regions")
+        past = _is_past(draft)
+        text = ctx.t("checkin.ask_regions_past") if past else ctx.t("checkin.ask_regions")
         rows = chunk(
             [
                 (_mark(c.label, c.id in draft["regions"]), b(ctx, user_id, draft, "ck.r", c.id))
@@ -294,6 +302,11 @@ async def _render(ctx: CoachContext, user_id: int, draft: dict[str, Any]) -> tup
     return _header(ctx, draft) + text, inline(rows)
 
 
+def _is_past(draft: dict[str, Any]) -> bool:
+    """A past episode (a time chosen with 🕐, or an edit) is asked about in the past tense."""
+    return bool(draft.get("when") or draft.get("editing_episode_id"))
+
+
 def _when_buttons(ctx: CoachContext, user_id: int, draft: dict[str, Any]) -> list[tuple[str, str]]:
     row = []
     if rules.available_parts(ctx.services.clock.now(), draft["tz"], 0):
@@ -310,6 +323,8 @@ def _saved_view(
     lines = [ctx.t(key, summary=_summary(ctx, episode))]
     if episode.get("note"):
         lines.append(ctx.t("checkin.note_line", note=html.escape(episode["note"])))
+    if "medicine_change" in episode.get("triggers", ()):
+        lines.append(ctx.t("checkin.medicine_note"))  # never stop a medicine alone
     ref = (episode["id"], rules.stamp(episode))
     rows = [
         [

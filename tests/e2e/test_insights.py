@@ -15,6 +15,7 @@ from typing import Any
 from pypdf import PdfReader
 
 from bot.sandbox import FakeUser
+from bot.sandbox.client import BotMessage
 from bot.telegram import insights
 from bot.telegram.common import set_awaiting
 from bot.telegram.context import services_of
@@ -159,6 +160,23 @@ async def test_report_with_nothing_logged_says_so(harness: BotHarness) -> None:
     await user.expect_silence(0.2)
 
 
+async def _start_check(user: FakeUser) -> BotMessage:
+    await user.send("/safetycheck")
+    await user.next_message()
+    await user.press("Start the check")
+    return await user.next_message()
+
+
+async def _answer(user: FakeUser, answers: str) -> BotMessage:
+    """Press Yes (y) or No (n) for each letter; return what the bot showed last."""
+    shown = None
+    for letter in answers:
+        await user.press("Yes" if letter == "y" else "No")
+        shown = await user.next_message()
+    assert shown is not None
+    return shown
+
+
 async def test_red_flag_yes_gets_the_doctor_message_and_shows_on_the_report(
     harness: BotHarness,
 ) -> None:
@@ -183,50 +201,119 @@ async def test_red_flag_yes_gets_the_doctor_message_and_shows_on_the_report(
     assert "safety check" in offer.text and offer.labels == ["Start the check", "Not now"]
     await user.press("Start the check")
     first = await user.next_message()
-    assert "Question 1 of 4" in first.text and "weak" in first.text
+    assert "Question 1 of 7" in first.text and "breathing" in first.text  # emergencies first
+    third = await _answer(user, "nn")
+    assert "Question 3 of 7" in third.text and "weak or stiff" in third.text
     await user.press("Yes")
-    second = await user.next_message()
-    assert "Question 2 of 4" in second.text
-    # Pressing "No" on question 1 again (a stale double tap) changes nothing.
-    answer = await user.press_data(first.callback_data["No"], first.message_id)
+    fourth = await user.next_message()
+    assert "Question 4 of 7" in fourth.text and "grip" in fourth.text
+    # Pressing "No" on question 3 again (a stale double tap) changes nothing.
+    answer = await user.press_data(third.callback_data["No"], third.message_id)
     assert answer is not None and "expired" in answer
-    for _ in range(3):
-        await user.press("No")
-        reply = await user.next_message()
+    reply = await _answer(user, "nnnn")
     assert "worth checking with a doctor" in reply.text
-    assert "today" not in reply.text
+    assert "today" not in reply.text and "prescriber" not in reply.text
     [record] = harness.stored(7105)["red_flags"].values()
-    assert record["any_yes"] is True
+    assert record["any_yes"] is True and record["outcome"] == "see_doctor"
     assert record["answers"] == {
-        "weakness": True,
-        "thinner": False,
-        "swallow_speak_breathe": False,
-        "tripping": False,
+        "breathing": False,
+        "speech_swallow": False,
+        "weak_or_stiff": True,
+        "grip_stairs": False,
+        "thinner_weight": False,
+        "crying_laughing": False,
+        "medicine": False,
     }
+    assert record["onsets"] == {}
 
     await seed(harness, 7105, "episodes", week_of_episodes(WEDNESDAY))
+    text = await _report_text(user)
+    assert "A part of the body feels weak or stiff YES" in text
+    assert "Crying or laughing that is hard to stop no" in text
+
+
+async def _report_text(user: FakeUser) -> str:
     await user.send("/report")
     await user.next_message()
     await user.press("Last 30 days")
     await user.next_message()
     document = await user.next_message()
     assert document.file_bytes is not None
-    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(document.file_bytes)).pages)
-    assert "Weakness in the twitching area YES" in text
+    return " ".join(p.extract_text() for p in PdfReader(io.BytesIO(document.file_bytes)).pages)
 
 
-async def test_swallowing_trouble_is_urgent_and_coaching_continues(harness: BotHarness) -> None:
+async def test_trouble_breathing_gives_the_emergency_number_at_once(harness: BotHarness) -> None:
     user = await ready_user(harness, 7106)
-    await user.send("/safetycheck")
-    await user.next_message()
-    await user.press("Start the check")
-    for answer in ("No", "No", "Yes", "No"):
-        await user.next_message()
-        await user.press(answer)
-    reply = await user.next_message()
-    assert "needs a doctor today" in reply.text and "local emergency number" in reply.text
+    await _start_check(user)
+    reply = await _answer(user, "y")
+    assert reply.text.startswith("🚑 Call your local emergency number now")
+    assert "999" in reply.text and "112" in reply.text and "911" in reply.text
+    await user.expect_silence(0.3)  # no further question
+    [record] = harness.stored(7106)["red_flags"].values()
+    assert record["answers"] == {"breathing": True} and record["outcome"] == "emergency"
     await user.tap("📊 My week")  # the bot carries on as before
     assert "isn't enough" in (await user.next_message()).text
+
+
+async def test_speech_trouble_asks_how_it_came_on(harness: BotHarness) -> None:
+    user = await ready_user(harness, 7109)
+    await _start_check(user)
+    onset = await _answer(user, "ny")
+    assert "suddenly" in onset.text and onset.labels == [
+        "Suddenly",
+        "Over days or weeks",
+        "Not sure",
+    ]
+    codec = services_of(harness.app).codec
+    token, index, _ = codec.decode(7109, onset.callback_data["Not sure"]).args
+    for data in (
+        codec.encode(7109, "rf.a", token, index, "y"),
+        codec.encode(7109, "rf.o", token, 3, "slow"),
+    ):
+        answer = await user.press_data(data)  # a yes/no now, or another question: stale
+        assert answer is not None and "expired" in answer
+    await user.press("Not sure")  # the safer reading: as if sudden
+    reply = await user.next_message()
+    assert reply.text.startswith("🚑 Call your local emergency number now")
+    [record] = harness.stored(7109)["red_flags"].values()
+    assert record["onsets"] == {"speech_swallow": "unsure"} and record["outcome"] == "emergency"
+
+    await _start_check(user)
+    await _answer(user, "ny")
+    await user.press("Over days or weeks")
+    assert "Question 3 of 7" in (await user.next_message()).text
+    reply = await _answer(user, "nnnny")  # and a medicine may be behind the twitching
+    assert "needs a doctor today" in reply.text and "local emergency number" in reply.text
+    assert "prescriber" in reply.text and "don't stop a medicine" in reply.text
+    latest = max(harness.stored(7109)["red_flags"].values(), key=lambda r: r["asked_at"])
+    assert latest["outcome"] == "urgent" and latest["onsets"] == {"speech_swallow": "slow"}
+
+    await seed(harness, 7109, "episodes", week_of_episodes(WEDNESDAY))
+    text = await _report_text(user)
+    assert "Trouble speaking or swallowing, or a face that droops YES" in text
+    assert "came on Over days or weeks" in text
+
+
+async def test_answers_to_the_old_questions_stay_readable_on_the_report(
+    harness: BotHarness,
+) -> None:
+    user = await ready_user(harness, 7110)
+    old = {
+        "asked_at": (WEDNESDAY - timedelta(days=3)).isoformat(),
+        "answers": {
+            "weakness": True,
+            "thinner": False,
+            "swallow_speak_breathe": False,
+            "tripping": False,
+        },
+        "any_yes": True,
+    }
+    await seed(harness, 7110, "red_flags", [old])
+    await seed(harness, 7110, "episodes", week_of_episodes(WEDNESDAY))
+    text = await _report_text(user)
+    assert "Weakness in the twitching area YES" in text
+    assert "Trouble swallowing, speaking or breathing no" in text
+    assert "Crying or laughing" not in text  # not asked back then: not shown as a "no"
 
 
 async def test_red_flag_check_can_be_skipped(harness: BotHarness) -> None:
@@ -242,7 +329,14 @@ async def test_crisis_words_get_resources_even_while_typing_a_note(harness: BotH
     await user.send("honestly I want to die")
     reply = await user.next_message()
     assert "findahelpline.com" in reply.text and "local emergency number" in reply.text
+    assert reply.text.index("local emergency number") < reply.text.index("findahelpline.com")
     await user.expect_silence(0.3)  # no "I didn't catch that" after it
+    for text in ("I can't go on", "kms", "I hurt myself lifting the shopping"):
+        await user.send(text)
+        reply = await user.next_message()
+        assert "local emergency number" in reply.text, text
+        assert "If I misread you, I'm sorry" in reply.text  # kind when it is a false alarm
+    await user.expect_silence(0.3)
 
     # While another feature waits for free text (a note), the guard runs first and the note
     # is still handed to that feature.
@@ -431,7 +525,7 @@ async def test_gp_note_at_most_once_a_month_and_red_flag_recheck_after_four_week
     harness.clock.set(evening)
     assert await insights.run_due(harness.app) == {7112: ["gp_note"]}
     note = await user.next_message()
-    assert "worth mentioning to your GP" in note.text and "more than two weeks" in note.text
+    assert "see a GP" in note.text and "more than two weeks" in note.text
     harness.clock.set(evening + timedelta(days=20))
     assert await insights.run_due(harness.app) == {7112: ["red_flags"]}  # 4 weeks since offer
     assert "safety check" in (await user.next_message()).text

@@ -4,7 +4,7 @@ They only go out in the person's local evening, never in quiet hours (``QUIET_FR
 morning):
 * the weekly summary, opt-in, on Sunday from ``WEEKLY_FROM`` local, once per ISO week;
 * the red-flag check again when it was last offered ``RECHECK_DAYS`` ago;
-* the "worth mentioning to your GP" note when the persistence rule holds, at most every
+* the "please see a GP" note when the persistence rule holds, at most every
   ``GP_NOTE_DAYS`` days.
 The daily checks run in the ``DAILY_HOUR`` local hour, so each tick only opens a small share of
 the user files.

@@ -51,27 +51,35 @@ async def offer_red_flag_check(update: Update, ctx: CoachContext) -> None:
 
 
 def _question_markup(
-    ctx: CoachContext, user_id: int, token: str, index: int
+    ctx: CoachContext, user_id: int, token: str, step: safety.CheckStep
 ) -> tuple[str, InlineKeyboardMarkup]:
+    """A yes/no question (rf.a token index y|n) or, after a yes, how it came on (rf.o ...)."""
     words = safety_content().red_flags
+    kind, index, _ = step
     question = words.questions[index]
-    text = f"{words.progress.format(number=index + 1, total=len(words.questions))}\n{question.text}"
-    keyboard = inline(
-        [
-            [
-                (words.yes_button, ctx.button(user_id, "rf.a", token, index, "y")),
-                (words.no_button, ctx.button(user_id, "rf.a", token, index, "n")),
-            ]
+    progress = words.progress.format(number=index + 1, total=len(words.questions))
+    if kind == "onset":
+        text = f"{progress}\n{question.text}\n\n{words.onset_question}"
+        choices = [
+            (words.onset_sudden_button, "sudden"),
+            (words.onset_slow_button, "slow"),
+            (words.onset_unsure_button, "unsure"),
         ]
-    )
-    return text, keyboard
+        rows = [
+            [(label, ctx.button(user_id, "rf.o", token, index, value))] for label, value in choices
+        ]
+        return text, inline(rows)
+    answers = [(words.yes_button, "y"), (words.no_button, "n")]
+    row = [(label, ctx.button(user_id, "rf.a", token, index, value)) for label, value in answers]
+    return f"{progress}\n{question.text}", inline([row])
 
 
 @button
 async def on_red_flag(
     update: Update, ctx: CoachContext, query: CallbackQuery, callback: Callback
 ) -> None:
-    """rf.go / rf.skip / rf.a: one question per tap; a stale or repeated tap changes nothing."""
+    """rf.go / rf.skip / rf.a / rf.o: one question per tap (bot/domain/safety.check_step); a
+    stale or repeated tap changes nothing. An emergency answer ends the check at once."""
     user_id = user_id_of(update)
     words = safety_content().red_flags
     state = await ctx.store.get_state(user_id, REDFLAG_STATE)
@@ -80,40 +88,41 @@ async def on_red_flag(
         if not state or state.get("token") != token:
             raise BadCallback("not the current check")
         answers: dict[str, bool] = dict(state.get("answers") or {})
+        onsets: dict[str, str] = dict(state.get("onsets") or {})
         if callback.route == "rf.skip":
             await ctx.store.clear_state(user_id, REDFLAG_STATE)
             await query.answer()
             await edit_or_send(query, words.skipped)
             return
-        if callback.route == "rf.go":
-            index = 0
-        elif callback.route == "rf.a":
+        current = safety.check_step(words.questions, answers, onsets)
+        if callback.route in ("rf.a", "rf.o"):
+            kind = "ask" if callback.route == "rf.a" else "onset"
             index = callback.int_arg(1, 0, len(words.questions) - 1)
-            answer = callback.arg(2)
-            if index != len(answers) or answer not in ("y", "n"):
+            value = callback.arg(2)
+            if current[:2] != (kind, index):
                 raise BadCallback("already answered")
-            answers[words.questions[index].id] = answer == "y"
-            index += 1
-        else:
+            question_id = words.questions[index].id
+            if kind == "ask" and value in ("y", "n"):
+                answers[question_id] = value == "y"
+            elif kind == "onset" and value in safety.ONSETS:
+                onsets[question_id] = value
+            else:
+                raise BadCallback("not an answer")
+        elif callback.route != "rf.go":
             raise BadCallback("unknown route")
     except BadCallback:
         await query.answer(ctx.t("common.expired_button"))
         return
     await query.answer()
-    if index < len(words.questions):
-        await ctx.store.set_state(user_id, REDFLAG_STATE, {"token": token, "answers": answers})
-        text, keyboard = _question_markup(ctx, user_id, token, index)
+    step = safety.check_step(words.questions, answers, onsets)
+    if step[0] != "done":
+        state = {"token": token, "answers": answers, "onsets": onsets}
+        await ctx.store.set_state(user_id, REDFLAG_STATE, state)
+        text, keyboard = _question_markup(ctx, user_id, token, step)
         await edit_or_send(query, text, reply_markup=keyboard)
         return
-    record = safety.red_flag_record(answers, ctx.services.clock.now())
+    outcome = step[2] or "clear"
+    record = safety.red_flag_record(answers, onsets, outcome, ctx.services.clock.now())
     await ctx.store.insert(user_id, RED_FLAGS, record)
     await ctx.store.clear_state(user_id, REDFLAG_STATE)
-    outcome = safety.red_flag_outcome(
-        record["answers"], [q.id for q in words.questions if q.urgent]
-    )
-    reply = {
-        "urgent": words.see_doctor_urgent,
-        "see_doctor": words.see_doctor,
-        "clear": words.all_clear,
-    }[outcome]
-    await edit_or_send(query, reply)
+    await edit_or_send(query, words.reply(outcome, answers))

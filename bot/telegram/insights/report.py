@@ -194,10 +194,16 @@ def _red_flag_table(
     answers = latest.get("answers") or {}
     asked = stats.parse_instant(latest.get("asked_at"))
     asked_text = asked.astimezone(local_now(now, zone).tzinfo).date().isoformat() if asked else "?"
+    words = safety_content().red_flags
+    # The questions this record answered (older records used other questions).
     rows = [
-        (q.short, t("insights.pdf_yes") if answers.get(q.id) else t("insights.pdf_no"))
-        for q in safety_content().red_flags.questions
+        (words.label(qid), t("insights.pdf_yes") if yes else t("insights.pdf_no"))
+        for qid, yes in answers.items()
     ]
+    for qid, onset in (latest.get("onsets") or {}).items():
+        rows.append((t("insights.pdf_onset", question=words.label(qid)), words.onset_label(onset)))
+    if latest.get("outcome") == "emergency":
+        rows.append((t("insights.pdf_red_flag_emergency"), ""))
     earlier = [r for r in ordered[:-1] if r.get("any_yes")]
     if earlier:
         dates = ", ".join(str(r.get("asked_at", ""))[:10] for r in earlier)
