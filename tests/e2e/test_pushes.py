@@ -1,0 +1,130 @@
+"""Regression tests for the push scheduler's defects (issues 12 and 13), end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.config import Settings
+from bot.content import load_content
+from bot.domain.coaching import Tip, TipLibrary
+from bot.sandbox import LoopbackBotAPI
+from bot.telegram import insights
+from tests.e2e.harness import BotHarness, onboard
+from tests.e2e.test_insights import seed, week_of_episodes
+
+DAY = datetime(2026, 6, 10, tzinfo=UTC)  # a Wednesday; Berlin is UTC+2
+
+
+def berlin(hour: int, minute: int = 0, second: float = 0, days: int = 0) -> datetime:
+    return DAY + timedelta(days=days, hours=hour - 2, minutes=minute, seconds=second)
+
+
+class MinuteTicks(BotHarness):
+    """The production tick interval (60 s), not a test's fraction of a second."""
+
+    @property
+    def settings(self) -> Settings:
+        return dataclasses.replace(super().settings, tip_tick_seconds=60)
+
+
+@pytest.fixture
+async def bot(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[MinuteTicks]:
+    harness = MinuteTicks(loopback, tmp_path / "data", ManualClock(berlin(7)))
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()
+
+
+def is_tip(message: Any) -> bool:
+    return message.text.startswith("💡") and "👍 Helpful" in message.labels
+
+
+async def test_a_tip_time_set_seconds_before_it_comes_is_kept_for_today(bot: MinuteTicks) -> None:
+    user = await onboard(bot, 6001)
+    await user.send("/tiptime 09:00")
+    await user.next_message()
+    bot.clock.set(berlin(7, 59, 58))
+    await user.send("/tiptime 08:00")  # two seconds before it comes
+    assert "08:00" in (await user.next_message()).text
+    tip = await user.next_message(timeout=15)
+    assert is_tip(tip)
+    assert bot.clock.now() < berlin(8, 0, 5)
+
+
+async def test_ticks_are_aligned_to_the_minute(bot: MinuteTicks) -> None:
+    user = await onboard(bot, 6002)  # 08:00
+    await bot.stop()
+    bot.clock.set(berlin(7, 59, 57))  # started 3 s before the minute: ticks from start-up
+    await bot.start()  # would come at 08:00:57
+    tip = await user.next_message(timeout=15)
+    assert is_tip(tip)
+    assert berlin(8) <= bot.clock.now() < berlin(8, 0, 5)
+
+
+SUNDAY_EVENING = datetime(2026, 11, 29, 17, 10, tzinfo=UTC)  # 18:10 in Berlin
+
+
+async def test_weekly_summary_is_claimed_before_sending_and_never_sent_twice(
+    bot: MinuteTicks,
+) -> None:
+    bot.clock.set(SUNDAY_EVENING - timedelta(days=4))
+    user = await onboard(bot, 6003)
+    await user.press("Not now")
+    await user.next_message()
+    one_place = [{**e, "regions": ["face"]} for e in week_of_episodes(SUNDAY_EVENING)]
+    await seed(bot, 6003, "episodes", one_place)
+    await user.send("/week")  # on Wednesday the seeded days are still to come: text only
+    await user.next_message()
+    await user.press("Sunday evenings")
+    await user.next_message()
+    photos_before = len(user.photos)
+    # Every text message to this person fails (our markup rejected, say); the photo goes through.
+    bot.server.inject_failure(
+        "sendMessage", error_code=400, description="Bad Request: can't parse", chat_id=6003,
+        times=None,
+    )  # fmt: skip
+    assert bot.app is not None
+    bot.clock.set(SUNDAY_EVENING)
+    await insights.run_due(bot.app)
+    bot.clock.set(SUNDAY_EVENING + timedelta(minutes=20))
+    await insights.run_due(bot.app)
+    assert len(user.photos) == photos_before + 1, "the photo of one push, once"
+    assert bot.stored_profile(6003)["weekly_sent_week"] == "2026-W48"
+
+
+async def test_a_tip_that_cannot_be_rendered_is_replaced_and_logged_with_its_place(
+    loopback: LoopbackBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    content = load_content()
+    # Damaged content that slipped past the checks: the only sleep tip has no body.
+    broken = Tip.model_construct(
+        id="broken_tip", topic="sleep", title="Broken", body=None, try_today=None, source="x"
+    )
+    others = tuple(t for t in content.tips.tips if t.topic != "sleep")
+    content = dataclasses.replace(
+        content, tips=TipLibrary((broken, *others), content.tips.sources)
+    )
+    harness = MinuteTicks(loopback, tmp_path / "data", ManualClock(berlin(7)))
+    await harness.start(content=content)
+    try:
+        user = await onboard(harness, 6004)
+        harness.clock.set(berlin(7, 59, 59))
+        with caplog.at_level(logging.ERROR):
+            tip = await user.next_message(timeout=15)
+        assert is_tip(tip) and "Broken" not in tip.text
+        [entry] = harness.stored(6004)["tips"].values()
+        assert entry["tip_id"] != "broken_tip"
+        failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert any("AttributeError" in m and "tips.py:" in m for m in failures), failures
+    finally:
+        await harness.stop()
