@@ -16,7 +16,8 @@ from bot.config import Settings
 from bot.content import load_content
 from bot.domain.coaching import Tip, TipLibrary
 from bot.sandbox import LoopbackBotAPI
-from bot.telegram import insights
+from bot.pushes import PushScheduler
+from bot.telegram.context import services_of
 from tests.e2e.harness import BotHarness, onboard
 from tests.e2e.test_insights import seed, week_of_episodes
 
@@ -32,7 +33,12 @@ class MinuteTicks(BotHarness):
 
     @property
     def settings(self) -> Settings:
-        return dataclasses.replace(super().settings, tip_tick_seconds=60)
+        return dataclasses.replace(super().settings, push_tick_seconds=60)
+
+    @property
+    def pushes(self) -> PushScheduler:
+        assert self.app is not None
+        return services_of(self.app).pushes
 
 
 @pytest.fixture
@@ -93,11 +99,10 @@ async def test_weekly_summary_is_claimed_before_sending_and_never_sent_twice(
         "sendMessage", error_code=400, description="Bad Request: can't parse", chat_id=6003,
         times=None,
     )  # fmt: skip
-    assert bot.app is not None
     bot.clock.set(SUNDAY_EVENING)
-    await insights.run_due(bot.app)
+    await bot.pushes.settled()
     bot.clock.set(SUNDAY_EVENING + timedelta(minutes=20))
-    await insights.run_due(bot.app)
+    await bot.pushes.settled()
     assert len(user.photos) == photos_before + 1, "the photo of one push, once"
     assert bot.stored_profile(6003)["weekly_sent_week"] == "2026-W48"
 
