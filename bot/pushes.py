@@ -399,6 +399,10 @@ class PushScheduler:
     # ------------------------------------------------------------------ ticks
 
     async def _run(self) -> None:
+        # Start-up hooks run before the application starts: the first tick (catch-up) waits
+        # for it, so its pushes can be handed to workers at once.
+        while not self._stopping and not (self._host is not None and self._host.running):
+            await asyncio.sleep(0.01)
         next_tick = -math.inf
         last_tick = math.inf
         while not self._stopping:
