@@ -15,8 +15,8 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.content import load_content
 from bot.domain.coaching import Tip, TipLibrary
-from bot.sandbox import LoopbackBotAPI
 from bot.pushes import PushScheduler
+from bot.sandbox import LoopbackBotAPI
 from bot.telegram.context import services_of
 from tests.e2e.harness import BotHarness, onboard
 from tests.e2e.test_insights import seed, week_of_episodes
