@@ -14,6 +14,7 @@ import pytest
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.content import load_content
+from bot.domain import zones
 from bot.domain.coaching import Tip, TipLibrary
 from bot.pushes import PushScheduler
 from bot.sandbox import LoopbackBotAPI
@@ -81,7 +82,7 @@ SUNDAY_EVENING = datetime(2026, 11, 29, 17, 10, tzinfo=UTC)  # 18:10 in Berlin
 
 
 async def test_weekly_summary_is_claimed_before_sending_and_never_sent_twice(
-    bot: MinuteTicks,
+    bot: MinuteTicks, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot.clock.set(SUNDAY_EVENING - timedelta(days=4))
     user = await onboard(bot, 6003)
@@ -99,12 +100,17 @@ async def test_weekly_summary_is_claimed_before_sending_and_never_sent_twice(
         "sendMessage", error_code=400, description="Bad Request: can't parse", chat_id=6003,
         times=None,
     )  # fmt: skip
-    bot.clock.set(SUNDAY_EVENING)
-    await bot.pushes.settled()
-    bot.clock.set(SUNDAY_EVENING + timedelta(minutes=20))
-    await bot.pushes.settled()
+    with caplog.at_level(logging.ERROR):
+        bot.clock.set(SUNDAY_EVENING)
+        await bot.pushes.settled()
+        bot.clock.set(SUNDAY_EVENING + timedelta(minutes=20))
+        await bot.pushes.settled()
     assert len(user.photos) == photos_before + 1, "the photo of one push, once"
     assert bot.stored_profile(6003)["weekly_sent_week"] == "2026-W48"
+    # The log names the error and where it happened, never what was being sent.
+    [failure] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert failure.startswith("push weekly not sent: BadRequest at telegram/delivery.py:")
+    assert "parse" not in failure and "Episodes" not in failure
 
 
 async def test_a_tip_that_cannot_be_rendered_is_replaced_and_logged_with_its_place(
@@ -133,3 +139,46 @@ async def test_a_tip_that_cannot_be_rendered_is_replaced_and_logged_with_its_pla
         assert any("AttributeError" in m and "tips.py:" in m for m in failures), failures
     finally:
         await harness.stop()
+
+
+async def test_a_blocked_person_is_marked_inactive_by_the_weekly_photo(bot: MinuteTicks) -> None:
+    bot.clock.set(SUNDAY_EVENING - timedelta(days=4))
+    user = await onboard(bot, 6005)
+    await seed(bot, 6005, "episodes", week_of_episodes(SUNDAY_EVENING))  # a chart comes first
+    await user.send("/week")
+    await user.next_message()
+    await user.press("Sunday evenings")
+    await user.next_message()
+    user.block(notify=False)
+    bot.clock.set(SUNDAY_EVENING)
+    await bot.pushes.settled()
+    assert bot.stored_profile(6005)["active"] is False
+    assert bot.server.count("sendPhoto") == 1 and user.photos == []
+    await bot.pushes.settled()  # the change reaches the scheduler: nothing more for them
+    assert all(bot.pushes.next_at(kind, 6005) is None for kind in bot.pushes.kinds)
+
+
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("Asia/Kolkata", datetime(2026, 6, 10, tzinfo=UTC)),  # UTC+5:30
+        ("Europe/Berlin", datetime(2026, 3, 29, tzinfo=UTC)),  # clocks go forward at 02:00
+        ("Europe/Berlin", datetime(2026, 10, 25, tzinfo=UTC)),  # and back at 03:00
+    ],
+)
+async def test_the_push_comes_at_the_local_minute_in_odd_zones_and_on_dst_days(
+    bot: MinuteTicks, zone: str, day: datetime
+) -> None:
+    def local(hour: int, minute: int = 0, second: float = 0) -> datetime:
+        naive = datetime(day.year, day.month, day.day, hour, minute)
+        return naive.replace(tzinfo=zones.zone(zone)).astimezone(UTC) + timedelta(seconds=second)
+
+    bot.clock.set(local(1))  # the night before the change, where there is one
+    user = await onboard(bot, 6006)
+    await user.send(f"/timezone {zone}")
+    await user.next_message()
+    bot.clock.set(local(7, 59, 58))
+    tip = await user.next_message(timeout=15)
+    assert is_tip(tip)
+    assert local(8) <= bot.clock.now() < local(8, 0, 5)
+    assert bot.stored_profile(6006)["last_tip_date"] == day.date().isoformat()
