@@ -96,27 +96,24 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     )
 
 
-def _tick_seconds(raw: str | None) -> float:
-    """COACH_PUSH_TICK_SECONDS: seconds between looks for due pushes, 1 to 3600."""
+def _number(raw: str | None, name: str, default: float, low: float, high: float) -> float:
+    """A setting that is a number in (low, high]; `default` when unset."""
     if raw is None or not raw.strip():
-        return 60.0
+        return default
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError("COACH_PUSH_TICK_SECONDS must be a number of seconds like 60") from None
-    if not 1 <= value <= 3600:
-        raise ConfigError("COACH_PUSH_TICK_SECONDS must be between 1 and 3600")
+        raise ConfigError(f"{name} must be a number like {default:g}") from None
+    if not low < value <= high:
+        raise ConfigError(f"{name} must be above {low:g} and at most {high:g}")
     return value
+
+
+def _tick_seconds(raw: str | None) -> float:
+    """COACH_PUSH_TICK_SECONDS: seconds between looks for due pushes, up to an hour."""
+    return _number(raw, "COACH_PUSH_TICK_SECONDS", 60.0, 0, 3600)
 
 
 def _time_scale(raw: str | None) -> float:
     """COACH_TIME_SCALE: a number in (0, 1]; shortens timers for demos and tests."""
-    if raw is None or not raw.strip():
-        return 1.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError("COACH_TIME_SCALE must be a number like 0.01") from None
-    if not 0 < value <= 1:
-        raise ConfigError("COACH_TIME_SCALE must be above 0 and at most 1")
-    return value
+    return _number(raw, "COACH_TIME_SCALE", 1.0, 0, 1)

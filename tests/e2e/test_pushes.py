@@ -1,62 +1,25 @@
-"""Regression tests for the push scheduler's defects (issues 12 and 13), end to end."""
+"""Regression tests for the push scheduler's defects (issues 12 and 13), end to end, with the
+production 60 s tick on whole minutes of the ManualClock."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from bot.clock import ManualClock
-from bot.config import Settings
 from bot.content import load_content
 from bot.domain import zones
 from bot.domain.coaching import Tip, TipLibrary
-from bot.pushes import PushScheduler
 from bot.sandbox import LoopbackBotAPI
-from bot.telegram.context import services_of
-from tests.e2e.harness import BotHarness, onboard
+from tests.e2e.harness import PushHarness, berlin, is_tip, onboard
 from tests.e2e.test_insights import seed, week_of_episodes
 
-DAY = datetime(2026, 6, 10, tzinfo=UTC)  # a Wednesday; Berlin is UTC+2
 
-
-def berlin(hour: int, minute: int = 0, second: float = 0, days: int = 0) -> datetime:
-    return DAY + timedelta(days=days, hours=hour - 2, minutes=minute, seconds=second)
-
-
-class MinuteTicks(BotHarness):
-    """The production tick interval (60 s), not a test's fraction of a second."""
-
-    @property
-    def settings(self) -> Settings:
-        return dataclasses.replace(super().settings, push_tick_seconds=60)
-
-    @property
-    def pushes(self) -> PushScheduler:
-        assert self.app is not None
-        return services_of(self.app).pushes
-
-
-@pytest.fixture
-async def bot(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[MinuteTicks]:
-    harness = MinuteTicks(loopback, tmp_path / "data", ManualClock(berlin(7)))
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
-
-
-def is_tip(message: Any) -> bool:
-    return message.text.startswith("💡") and "👍 Helpful" in message.labels
-
-
-async def test_a_tip_time_set_seconds_before_it_comes_is_kept_for_today(bot: MinuteTicks) -> None:
+async def test_a_tip_time_set_seconds_before_it_comes_is_kept_for_today(bot: PushHarness) -> None:
     user = await onboard(bot, 6001)
     await user.send("/tiptime 09:00")
     await user.next_message()
@@ -68,7 +31,7 @@ async def test_a_tip_time_set_seconds_before_it_comes_is_kept_for_today(bot: Min
     assert bot.clock.now() < berlin(8, 0, 5)
 
 
-async def test_ticks_are_aligned_to_the_minute(bot: MinuteTicks) -> None:
+async def test_ticks_are_aligned_to_the_minute(bot: PushHarness) -> None:
     user = await onboard(bot, 6002)  # 08:00
     await bot.stop()
     bot.clock.set(berlin(7, 59, 57))  # started 3 s before the minute: ticks from start-up
@@ -82,7 +45,7 @@ SUNDAY_EVENING = datetime(2026, 11, 29, 17, 10, tzinfo=UTC)  # 18:10 in Berlin
 
 
 async def test_weekly_summary_is_claimed_before_sending_and_never_sent_twice(
-    bot: MinuteTicks, caplog: pytest.LogCaptureFixture
+    bot: PushHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot.clock.set(SUNDAY_EVENING - timedelta(days=4))
     user = await onboard(bot, 6003)
@@ -125,7 +88,7 @@ async def test_a_tip_that_cannot_be_rendered_is_replaced_and_logged_with_its_pla
     content = dataclasses.replace(
         content, tips=TipLibrary((broken, *others), content.tips.sources)
     )
-    harness = MinuteTicks(loopback, tmp_path / "data", ManualClock(berlin(7)))
+    harness = PushHarness(loopback, tmp_path / "data", ManualClock(berlin(7)))
     await harness.start(content=content)
     try:
         user = await onboard(harness, 6004)
@@ -141,7 +104,7 @@ async def test_a_tip_that_cannot_be_rendered_is_replaced_and_logged_with_its_pla
         await harness.stop()
 
 
-async def test_a_blocked_person_is_marked_inactive_by_the_weekly_photo(bot: MinuteTicks) -> None:
+async def test_a_blocked_person_is_marked_inactive_by_the_weekly_photo(bot: PushHarness) -> None:
     bot.clock.set(SUNDAY_EVENING - timedelta(days=4))
     user = await onboard(bot, 6005)
     await seed(bot, 6005, "episodes", week_of_episodes(SUNDAY_EVENING))  # a chart comes first
@@ -167,7 +130,7 @@ async def test_a_blocked_person_is_marked_inactive_by_the_weekly_photo(bot: Minu
     ],
 )
 async def test_the_push_comes_at_the_local_minute_in_odd_zones_and_on_dst_days(
-    bot: MinuteTicks, zone: str, day: datetime
+    bot: PushHarness, zone: str, day: datetime
 ) -> None:
     def local(hour: int, minute: int = 0, second: float = 0) -> datetime:
         naive = datetime(day.year, day.month, day.day, hour, minute)

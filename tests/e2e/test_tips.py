@@ -3,66 +3,17 @@
 The clock is a ManualClock set a few seconds before the tip time; the scheduler ticks on whole
 minutes of that clock as in production, so a tip "at 08:00" arrives a second or two later. To
 assert that nothing came, a test waits for a tick that began after its last move of the clock
-and for every push that tick queued (`PushScheduler.settled`), then checks for silence.
+and for every push that tick queued (`PushHarness.quiet`), then checks for silence.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import timedelta
 
-import pytest
-
-from bot.clock import ManualClock
-from bot.pushes import PushScheduler
-from bot.sandbox import FakeUser, LoopbackBotAPI
-from bot.telegram.context import services_of
-from tests.e2e.harness import BotHarness, onboard
-
-# Wednesday 10 June 2026; Berlin is UTC+2 (summer time).
-DAY = datetime(2026, 6, 10, tzinfo=UTC)
+from tests.e2e.harness import PushHarness, berlin, is_tip, onboard
 
 
-def berlin(hour: int, minute: int = 0, second: float = 0, days: int = 0) -> datetime:
-    return DAY + timedelta(days=days, hours=hour - 2, minutes=minute, seconds=second)
-
-
-class TipHarness(BotHarness):
-    @property
-    def pushes(self) -> PushScheduler:
-        assert self.app is not None
-        return services_of(self.app).pushes
-
-    def next_tip_at(self, user_id: int) -> datetime | None:
-        return self.pushes.next_at("tip", user_id)
-
-    async def quiet(self, *users: FakeUser) -> None:
-        """A tick has run at the clock's current time and finished its work: nothing came."""
-        await self.pushes.settled()
-        for user in users:
-            await user.expect_silence(0)
-
-    def history(self, user_id: int) -> list[dict[str, Any]]:
-        return list(self.stored(user_id).get("tips", {}).values())
-
-
-@pytest.fixture
-async def bot(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[TipHarness]:
-    harness = TipHarness(loopback, tmp_path / "data", ManualClock(berlin(7)))
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
-
-
-def is_tip(message: Any) -> bool:
-    return message.text.startswith("💡") and "👍 Helpful" in message.labels
-
-
-async def test_tip_arrives_at_the_chosen_local_time_with_its_buttons(bot: TipHarness) -> None:
+async def test_tip_arrives_at_the_chosen_local_time_with_its_buttons(bot: PushHarness) -> None:
     user = await onboard(bot, 5001)  # Berlin, 08:00
     await bot.quiet(user)  # 07:00: nothing yet
     bot.clock.set(berlin(7, 59, 58.5))
@@ -79,7 +30,7 @@ async def test_tip_arrives_at_the_chosen_local_time_with_its_buttons(bot: TipHar
     await bot.quiet(user)
 
 
-async def test_no_second_tip_the_same_day_after_a_restart(bot: TipHarness) -> None:
+async def test_no_second_tip_the_same_day_after_a_restart(bot: PushHarness) -> None:
     user = await onboard(bot, 5002)
     bot.clock.set(berlin(7, 59, 59.5))
     assert is_tip(await user.next_message(timeout=5))
@@ -93,7 +44,7 @@ async def test_no_second_tip_the_same_day_after_a_restart(bot: TipHarness) -> No
     assert bot.stored_profile(5002)["last_tip_date"] == "2026-06-11"
 
 
-async def test_missed_tip_is_sent_after_a_short_downtime(bot: TipHarness) -> None:
+async def test_missed_tip_is_sent_after_a_short_downtime(bot: PushHarness) -> None:
     user = await onboard(bot, 5003)
     await bot.stop()
     bot.clock.set(berlin(9, 30))  # down from 07:00 to 09:30: the 08:00 tip was missed
@@ -102,7 +53,7 @@ async def test_missed_tip_is_sent_after_a_short_downtime(bot: TipHarness) -> Non
     assert bot.stored_profile(5003)["last_tip_date"] == "2026-06-10"
 
 
-async def test_a_tip_missed_by_hours_is_skipped(bot: TipHarness) -> None:
+async def test_a_tip_missed_by_hours_is_skipped(bot: PushHarness) -> None:
     user = await onboard(bot, 5004)
     await bot.stop()
     bot.clock.set(berlin(11, 30))  # 3.5 h late: too late for a "morning" tip
@@ -112,7 +63,7 @@ async def test_a_tip_missed_by_hours_is_skipped(bot: TipHarness) -> None:
 
 
 async def test_quiet_hours_hold_for_late_tips_but_not_a_chosen_night_time(
-    bot: TipHarness,
+    bot: PushHarness,
 ) -> None:
     evening = await onboard(bot, 5005)
     await evening.send("/tiptime 21:00")
@@ -130,7 +81,7 @@ async def test_quiet_hours_hold_for_late_tips_but_not_a_chosen_night_time(
     await bot.quiet(evening)
 
 
-async def test_429_then_success_delivers_the_tip_once(bot: TipHarness) -> None:
+async def test_429_then_success_delivers_the_tip_once(bot: PushHarness) -> None:
     user = await onboard(bot, 5007)
     bot.server.inject_failure("sendMessage", error_code=429, retry_after=1, chat_id=5007)
     bot.clock.set(berlin(7, 59, 59.5))
@@ -139,7 +90,7 @@ async def test_429_then_success_delivers_the_tip_once(bot: TipHarness) -> None:
     assert sum(is_tip(m) for m in user.messages) == 1
 
 
-async def test_blocked_user_is_unscheduled_and_start_brings_them_back(bot: TipHarness) -> None:
+async def test_blocked_user_is_unscheduled_and_start_brings_them_back(bot: PushHarness) -> None:
     user = await onboard(bot, 5008)
     user.block(notify=False)
     bot.clock.set(berlin(8, 0, 1))
@@ -156,7 +107,7 @@ async def test_blocked_user_is_unscheduled_and_start_brings_them_back(bot: TipHa
     assert is_tip(await user.next_message(timeout=5))
 
 
-async def test_tip_command_is_not_the_morning_tip(bot: TipHarness) -> None:
+async def test_tip_command_is_not_the_morning_tip(bot: PushHarness) -> None:
     user = await onboard(bot, 5009)
     await user.send("/tip")
     on_demand = await user.next_message()
@@ -172,7 +123,7 @@ async def test_tip_command_is_not_the_morning_tip(bot: TipHarness) -> None:
     assert len({h["tip_id"] for h in bot.history(5009)}) == 3, "no repeats"
 
 
-async def test_pause_skips_tips_and_resume_brings_them_back(bot: TipHarness) -> None:
+async def test_pause_skips_tips_and_resume_brings_them_back(bot: PushHarness) -> None:
     user = await onboard(bot, 5010)
     await user.send("/tips")
     panel = await user.next_message()
@@ -201,7 +152,7 @@ async def test_pause_skips_tips_and_resume_brings_them_back(bot: TipHarness) -> 
     assert is_tip(await user.next_message(timeout=5))
 
 
-async def test_feedback_is_stored_and_not_for_me_is_never_shown_again(bot: TipHarness) -> None:
+async def test_feedback_is_stored_and_not_for_me_is_never_shown_again(bot: PushHarness) -> None:
     user = await onboard(bot, 5011)
     await user.send("/tip")
     first = await user.next_message()
@@ -245,7 +196,7 @@ async def test_feedback_is_stored_and_not_for_me_is_never_shown_again(bot: TipHa
     assert is_tip(second)
 
 
-async def test_forged_and_stale_tip_buttons_change_nothing(bot: TipHarness) -> None:
+async def test_forged_and_stale_tip_buttons_change_nothing(bot: PushHarness) -> None:
     user = await onboard(bot, 5012)
     other = await onboard(bot, 5013)
     await user.send("/tip")
@@ -259,7 +210,7 @@ async def test_forged_and_stale_tip_buttons_change_nothing(bot: TipHarness) -> N
     assert bot.stored(5012) == before
 
 
-async def test_a_new_time_from_tips_takes_effect_at_once(bot: TipHarness) -> None:
+async def test_a_new_time_from_tips_takes_effect_at_once(bot: PushHarness) -> None:
     user = await onboard(bot, 5014)  # 08:00, now 07:00
     await user.send("/tips")
     await user.next_message()
@@ -275,7 +226,7 @@ async def test_a_new_time_from_tips_takes_effect_at_once(bot: TipHarness) -> Non
     assert is_tip(await user.next_message(timeout=5))
 
 
-async def test_morning_tips_can_be_switched_off_and_on(bot: TipHarness) -> None:
+async def test_morning_tips_can_be_switched_off_and_on(bot: PushHarness) -> None:
     user = await onboard(bot, 5015)
     await user.send("/tips")
     await user.next_message()
@@ -291,7 +242,7 @@ async def test_morning_tips_can_be_switched_off_and_on(bot: TipHarness) -> None:
     assert bot.next_tip_at(5015) == berlin(8)
 
 
-async def test_recent_check_ins_steer_the_topics(bot: TipHarness) -> None:
+async def test_recent_check_ins_steer_the_topics(bot: PushHarness) -> None:
     user = await onboard(bot, 5016)
     assert bot.app is not None
     store = bot.app.bot_data["services"].store
