@@ -44,7 +44,8 @@ who blocked the bot is marked inactive by the send, which unschedules them).
 How it runs: `DueIndex` (one per kind) keeps, per person, the next instant to look, bucketed by
 instant; it is rebuilt at start from `Store.index_entries()` and follows every index change
 through `Store.index_listeners`, applied as of the moment the change was made (a time set at
-07:59:30 for 08:00 still counts today). One loop ticks on the boundaries of `tick_seconds`
+07:59:30 for 08:00 still counts today; a push already due then stays due, and its claim reads
+the new profile, so an unrelated change never costs a push). One loop ticks on the boundaries of `tick_seconds`
 (whole minutes by default, by the injected clock, so an 08:00 push leaves at 08:00:00) and
 pops whoever is due into a queue; `concurrency` worker tasks claim and send, so one person's
 slow retries hold one worker, never the tick or everyone else. The profile is the source of
@@ -428,8 +429,11 @@ class PushScheduler:
             uid, entry, made_at = self._changes.popleft()
             self._generation[uid] = self._generation.get(uid, 0) + 1
             for name, kind in self.kinds.items():
-                slot = slot_of(kind, entry)
-                self._index[name].set(uid, None if slot is None else slot.next_check(made_at))
+                index, slot = self._index[name], slot_of(kind, entry)
+                due = index.next_of(uid)
+                if slot is not None and due is not None and due <= made_at.timestamp():
+                    continue  # already due when it changed: the claim reads the new profile
+                index.set(uid, None if slot is None else slot.next_check(made_at))
         queued = 0
         for name, index in self._index.items():
             for uid in index.pop_due(now):

@@ -310,3 +310,24 @@ async def test_a_change_counts_from_the_moment_it_was_made(tmp_path: Path) -> No
         assert pushes.next_at("note", 1) is None, "popped: due now, not tomorrow"
         assert await pushes.process("note", 1) is True
         assert delivered == [1]
+
+
+async def test_an_unrelated_change_does_not_cost_a_push_already_due(tmp_path: Path) -> None:
+    clock = ManualClock(berlin(9, 30))  # back after downtime: the 08:00 push is caught up
+    with Store(tmp_path, fsync=False) as store:
+        store.save_profile_sync(1, entry())
+        pushes = scheduler(store, clock, note_kind())
+        pushes.rebuild(store.index_entries(), berlin(9, 30))
+        store.index_listeners.append(pushes.on_index_change)
+        assert pushes.next_at("note", 1) == berlin(9, 30)  # due now: catch-up
+        clock.set(berlin(9, 30) + timedelta(seconds=1))
+        await store.update_profile(1, {"relief_timer_due": clock.now().isoformat()})
+        await store.update_profile(1, {"tz": "Europe/Paris"})  # same wall clock
+        pushes.tick()
+        assert pushes.next_at("note", 1) is None and pushes._queue, "popped: still due"
+        # Switched off while due: unscheduled at once.
+        store.save_profile_sync(2, entry())
+        pushes.rebuild(store.index_entries(), clock.now())
+        await store.update_profile(2, {"tip_time": None})
+        pushes.tick()
+        assert pushes.next_at("note", 2) is None and ("note", 2) not in pushes._queue
