@@ -331,3 +331,13 @@ async def test_an_unrelated_change_does_not_cost_a_push_already_due(tmp_path: Pa
         await store.update_profile(2, {"tip_time": None})
         pushes.tick()
         assert pushes.next_at("note", 2) is None and ("note", 2) not in pushes._queue
+
+
+def test_kinds_take_turns_in_the_queue(tmp_path: Path) -> None:
+    with Store(tmp_path, fsync=False) as store:
+        pushes = scheduler(store, ManualClock(berlin(8)), note_kind("many"), note_kind("few"))
+        at = berlin(8).timestamp()
+        pushes._index["many"].load({uid: at for uid in range(1, 101)})
+        pushes._index["few"].load({500: at})
+        assert pushes.tick() == 101
+        assert {name for name, _ in list(pushes._queue)[:2]} == {"many", "few"}
