@@ -5,8 +5,9 @@ on for every kind through the kind's own `opt_in`, so a kind added later (the ev
 scheduled and sent here without changing this file.
 
 1. Rebuild: N people (default 100,000) with real per-user files and the store's scheduler index,
-   every kind switched on at a random zone and time; a fresh process imports the whole bot,
-   opens the store and rebuilds every kind's due index exactly as the start-up hook does.
+   every kind switched on at a random zone and time; a fresh process imports and builds the
+   whole bot, then (timed) opens the store and rebuilds every kind's due index exactly as the
+   start-up hook does.
    Reports seconds, how many (person, kind) slots, and the process's peak RSS.
 2. Burst: M pushes (default 10,000) due in the same minute, Sunday 18:00 in Berlin, when every
    kind that can be due then is (morning tip set to 18:00, the Sunday summary, the evening
@@ -127,11 +128,12 @@ def rebuild_child(data_dir: str) -> None:
     from bot.storage import Store
     from bot.telegram.context import services_of
 
-    store = Store(Path(data_dir)).open()
+    store = Store(Path(data_dir))
     app = build_application(Settings(token=Secret(TOKEN), data_dir=Path(data_dir)), store=store)
     pushes = services_of(app).pushes
     baseline = _peak_rss_mb()  # the whole bot imported and built, content loaded
     started = time.perf_counter()
+    store.open()
     entries = list(store.index_entries())
     pushes.rebuild(entries, datetime.now(UTC))
     seconds = time.perf_counter() - started

@@ -374,26 +374,27 @@ class PushScheduler:
         """Everyone's next look per kind. A push missed within its catch-up window is due now
         (the claim then checks the stored marker, so one sent before a restart is not resent).
         People sharing a zone and a time share the arithmetic."""
-        nexts: dict[str, dict[int, float]] = {name: {} for name in self.kinds}
+        kinds = [(kind, {}) for kind in self.kinds.values()]  # (kind, uid -> next instant)
         cache: dict[tuple[str, str, time], float] = {}
         for uid, entry in entries:
             tz = zone_of(entry)
             if tz is None:
                 continue
-            for name, kind in self.kinds.items():
-                slot = slot_of(kind, entry)
-                if slot is None:
+            for kind, nexts in kinds:
+                at = kind.local_time(entry)
+                if at is None:
                     continue
-                if slot.paused_until is None:
-                    key = (name, tz, slot.rule.at)
-                    ts = cache.get(key)
-                    if ts is None:
-                        ts = cache[key] = slot.next_check(now, catch_up=kind.catch_up).timestamp()
-                else:
+                paused = kind.paused_until(entry) if kind.paused_until else None
+                key = (kind.name, tz, at)
+                ts = None if paused else cache.get(key)
+                if ts is None:
+                    slot = Slot(tz, Rule(at, kind.weekday, kind.catch_up), paused)
                     ts = slot.next_check(now, catch_up=kind.catch_up).timestamp()
-                nexts[name][uid] = ts
-        for name, index in self._index.items():
-            index.load(nexts[name])
+                    if not paused:
+                        cache[key] = ts
+                nexts[uid] = ts
+        for kind, nexts in kinds:
+            self._index[kind.name].load(nexts)
 
     def on_index_change(self, uid: int, entry: dict[str, Any] | None) -> None:
         """Store listener (any thread): remember the change and when it was made."""
