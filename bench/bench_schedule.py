@@ -241,7 +241,10 @@ async def _burst(
     cpu_started = time.process_time()
     try:
         deadline = time.perf_counter() + max(120.0, expected / 10)
-        while sum(pushes.delivered.values()) < expected and time.perf_counter() < deadline:
+        while (
+            sum(pushes.delivered[name] for name in names) < expected
+            and time.perf_counter() < deadline
+        ):
             if pushes.journal and first_at is None:
                 first_at = time.perf_counter()
                 first_late = (clock.now() - BURST_AT).total_seconds()
@@ -273,7 +276,7 @@ async def _burst(
     duplicated |= {(uid, "?") for uid in uids if received[uid] > sent_by_scheduler[uid]}
     messages = sum(received.values())
     seconds = ended - (first_at or ended)
-    delivered = sum(pushes.delivered.values())
+    delivered = sum(pushes.delivered[name] for name in names)
     return {
         "rate_limiter": rate_limiter,
         "kinds": names,
@@ -284,6 +287,8 @@ async def _burst(
         "seconds": seconds,
         "pushes_per_second": delivered / seconds if seconds else float("nan"),
         "messages_per_second": messages / seconds if seconds else float("nan"),
+        # The probe's replies share the rate limiter with the pushes.
+        "all_messages_per_second": (messages + len(latencies)) / seconds if seconds else math.nan,
         "first_push_late_s": first_late,
         "reply_p50_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
         "reply_max_ms": max(latencies) * 1000 if latencies else float("nan"),
