@@ -47,9 +47,9 @@ async def test_no_second_tip_the_same_day_after_a_restart(bot: PushHarness) -> N
 async def test_missed_tip_is_sent_after_a_short_downtime(bot: PushHarness) -> None:
     user = await onboard(bot, 5003)
     await bot.stop()
-    bot.clock.set(berlin(9, 30))  # down from 07:00 to 09:30: the 08:00 tip was missed
-    await bot.start()
-    assert is_tip(await user.next_message(timeout=5))
+    bot.clock.set(berlin(9, 29, 58))  # down from 07:00 to 09:30: the 08:00 tip was missed
+    await bot.start()  # caught up at the first whole minute after start
+    assert is_tip(await user.next_message(timeout=10))
     assert bot.stored_profile(5003)["last_tip_date"] == "2026-06-10"
 
 
