@@ -3,6 +3,7 @@ once per local date (or per ISO week), with quiet hours, catch-up after downtime
 once, here and in `bot.domain.pushtime`. The morning tip, the Sunday summary, the evening checks
 (GP note, red-flag re-check) and the evening diary are push *kinds* that plug into it. It
 imports no Telegram code: a feature gives it a kind, the composition root gives it a send.
+(Over 500 lines because this docstring is the contract push kinds are written against.)
 
 The contract of a push kind (`PushKind`, registered with `PushScheduler.register` from the
 feature's `register(app)`, before start-up):
