@@ -1,5 +1,5 @@
 """/week and the "My week" button: a chart of the last 7 local days and a few plain lines, plus
-the opt-in for the Sunday-evening summary (sent by `bot.telegram.insights.evening`).
+the opt-in for the Sunday-evening summary (the "weekly" push, `bot.telegram.insights.evening`).
 
 Route: wk.* weekly opt-in.
 """
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import html
+from datetime import datetime
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 
-from bot.content import Vocabulary
+from bot.content import Content, Vocabulary
 from bot.domain import insights as stats
 from bot.reports.charts import WeekLabels, week_chart
 from bot.telegram.callbacks import Callback
@@ -30,15 +31,30 @@ async def week_parts(
     services: Services, user_id: int
 ) -> tuple[bytes | None, str, dict[str, Any] | None]:
     """(chart PNG or None, summary text, profile) for one person, now."""
-    store, content = services.store, services.content
-    t = content.t
+    store = services.store
     profile = await store.get_profile(user_id)
-    zone = zone_of(profile)
     episodes = await store.all(user_id, EPISODES)
     runs = await store.all(user_id, RUNS)
-    summary = stats.week_summary(episodes, runs, zone, services.clock.now())
+    now = services.clock.now()
+    png, text = await asyncio.to_thread(
+        week_parts_of, services.content, profile, episodes, runs, now
+    )
+    return png, text, profile
+
+
+def week_parts_of(
+    content: Content,
+    profile: dict[str, Any] | None,
+    episodes: list[dict[str, Any]],
+    runs: list[dict[str, Any]],
+    now: datetime,
+) -> tuple[bytes | None, str]:
+    """(chart PNG or None, summary text) from one person's data; blocking (draws the chart).
+    Also what the Sunday push prepares inside its unit of work."""
+    t = content.t
+    summary = stats.week_summary(episodes, runs, zone_of(profile), now)
     if not summary.enough_data:
-        return None, t("insights.week_too_little"), profile
+        return None, t("insights.week_too_little")
     vocabulary = content.vocabulary
     lines = [
         t(
@@ -105,8 +121,7 @@ async def week_parts(
         this_week=t("insights.chart_this_week"),
         weeks_before=t("insights.chart_weeks_before"),
     )
-    png = await asyncio.to_thread(week_chart, summary, labels)
-    return png, "\n".join(lines), profile
+    return week_chart(summary, labels), "\n".join(lines)
 
 
 def weekly_button(ctx_t: Any, button: Any, user_id: int, enabled: bool) -> InlineKeyboardMarkup:
