@@ -23,7 +23,7 @@ from typing import Any
 from tinydb import TinyDB
 
 from bench.stats import ms, percentile
-from bot.storage import Store
+from bot.storage import INDEX_FIELDS, Store
 from bot.storage.store import INDEX_SHARDS, USER_DIRS
 
 ZONES = ("Europe/Berlin", "America/Chicago", "Asia/Tokyo", "Europe/London")
@@ -90,9 +90,12 @@ def _write(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def build_store_fixture(data_dir: Path, users: int, episodes: int) -> float:
+def build_store_fixture(
+    data_dir: Path, users: int, episodes: int, profile_extra: dict[str, Any] | None = None
+) -> float:
     """Write `users` user files holding `episodes` episodes in total (spread evenly) in the Store's
-    own format, plus the index; fsync off. Returns the seconds it took."""
+    own format, plus the index; fsync off. `profile_extra` is added to every profile (the
+    start-up benchmark switches every push kind on). Returns the seconds it took."""
     started = time.perf_counter()
     for d in range(USER_DIRS):
         (data_dir / "users" / f"{d:02x}").mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -101,18 +104,17 @@ def build_store_fixture(data_dir: Path, users: int, episodes: int) -> float:
     per_user, extra = divmod(episodes, users)
     shards: list[dict[str, Any]] = [{} for _ in range(INDEX_SHARDS)]
     for uid in range(1, users + 1):
-        profile = _profile(uid)
+        profile = {**_profile(uid), **(profile_extra or {})}
         count = per_user + (1 if uid <= extra else 0)
         tables = ['"_meta":{"1":{"schema":1}}', f'"profile":{{"1":{json.dumps(profile)}}}']
         if count:
             tables.append(f'"episodes":{{{_episodes_json(count, uid)}}}')
         path = data_dir / "users" / f"{uid % USER_DIRS:02x}" / f"{uid}.json"
         _write(path, "{" + ",".join(tables) + "}")
-        shards[uid % INDEX_SHARDS][str(uid)] = {
-            k: profile[k] for k in ("tz", "tip_time", "active", "accepted")
-        }
+        shards[uid % INDEX_SHARDS][str(uid)] = {k: profile[k] for k in INDEX_FIELDS if k in profile}
     for shard, entries in enumerate(shards):
         _write(data_dir / "index" / f"{shard:02d}.json", json.dumps(entries))
+    _write(data_dir / "index" / "fields.json", json.dumps(list(INDEX_FIELDS)))
     # Flush the fixture to disk now: otherwise the kernel writes hundreds of MB back in the
     # background while we measure, and every fsync of the measurement waits behind it.
     os.sync()

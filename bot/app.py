@@ -16,10 +16,12 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content import Content, load_content
+from bot.pushes import Outgoing, PushScheduler
 from bot.storage import Store
 from bot.telegram import checkin, common, diary, insights, onboarding, relief, tips
 from bot.telegram.callbacks import CallbackCodec
 from bot.telegram.context import CoachContext, Services
+from bot.telegram.delivery import send_push
 from bot.telegram.errors import on_error
 from bot.telegram.updates import PerUserUpdateProcessor
 
@@ -74,18 +76,29 @@ def build_application(
     app: App = builder.build()
     # The button-signing key comes from the token, so buttons stay valid across restarts.
     secret = hashlib.sha256(token.encode()).digest()
-    app.bot_data["services"] = Services(
+    clock = clock or SystemClock()
+    bot_store = store
+
+    async def send(user_id: int, message: Outgoing) -> bool:
+        return await send_push(app.bot, bot_store, user_id, message)
+
+    pushes = PushScheduler(store, clock, send, tick_seconds=settings.push_tick_seconds)
+    services = Services(
         settings=settings,
         store=store,
         content=content,
-        clock=clock or SystemClock(),
+        clock=clock,
         codec=CallbackCodec(secret),
+        pushes=pushes,
     )
+    app.bot_data["services"] = services
     common.register_gate(app)
     for feature in FEATURES:
-        feature.register(app)
+        feature.register(app)  # push kinds register here, before the scheduler starts
     common.register_fallbacks(app)
     app.add_error_handler(on_error)
+    services.startup_hooks.append(pushes.start)
+    services.shutdown_hooks.append(pushes.stop)
     return app
 
 
@@ -133,4 +146,7 @@ async def _post_init(app: App) -> None:
 
 
 async def _post_shutdown(app: App) -> None:
-    await app.bot_data["services"].store.close()
+    services: Services = app.bot_data["services"]
+    for hook in services.shutdown_hooks:
+        await hook(app)
+    await services.store.close()

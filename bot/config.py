@@ -53,8 +53,9 @@ class Settings:
     poll_timeout: float = 10.0
     # Multiplies relief holds and follow-up delays (1 = real time); tests use a small value.
     time_scale: float = 1.0
-    # How often the tip scheduler looks for users who are due (tests use a fraction of a second).
-    tip_tick_seconds: float = 60.0
+    # How often the push scheduler looks for who is due, on the boundaries of this interval by
+    # the clock (60: at every whole minute, so an 08:00 push leaves at 08:00:00).
+    push_tick_seconds: float = 60.0
 
 
 def parse_token(raw: str | None) -> Secret:
@@ -88,18 +89,31 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         base_file_url=base_file_url,
         poll_timeout=float(env.get("COACH_POLL_TIMEOUT", "10")),
         time_scale=_time_scale(env.get("COACH_TIME_SCALE")),
-        tip_tick_seconds=float(env.get("COACH_TIP_TICK_SECONDS", "60")),
+        # COACH_TIP_TICK_SECONDS: its name before every daily push shared the scheduler.
+        push_tick_seconds=_tick_seconds(
+            env.get("COACH_PUSH_TICK_SECONDS") or env.get("COACH_TIP_TICK_SECONDS")
+        ),
     )
+
+
+def _number(raw: str | None, name: str, default: float, low: float, high: float) -> float:
+    """A setting that is a number in (low, high]; `default` when unset."""
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number like {default:g}") from None
+    if not low < value <= high:
+        raise ConfigError(f"{name} must be above {low:g} and at most {high:g}")
+    return value
+
+
+def _tick_seconds(raw: str | None) -> float:
+    """COACH_PUSH_TICK_SECONDS: seconds between looks for due pushes, up to an hour."""
+    return _number(raw, "COACH_PUSH_TICK_SECONDS", 60.0, 0, 3600)
 
 
 def _time_scale(raw: str | None) -> float:
     """COACH_TIME_SCALE: a number in (0, 1]; shortens timers for demos and tests."""
-    if raw is None or not raw.strip():
-        return 1.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError("COACH_TIME_SCALE must be a number like 0.01") from None
-    if not 0 < value <= 1:
-        raise ConfigError("COACH_TIME_SCALE must be above 0 and at most 1")
-    return value
+    return _number(raw, "COACH_TIME_SCALE", 1.0, 0, 1)

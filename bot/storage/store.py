@@ -7,7 +7,9 @@ Layout under the data folder (folders 0700, files 0600):
     users/<uid % 256 hex>/<uid>.json
                                one small TinyDB file per user: "_meta", "profile", "state"
                                and any feature tables ("episodes", "tips", ...)
-    index/<uid % 64>.json      {"<uid>": {INDEX_FIELDS of the profile}} for the scheduler
+    index/<uid % 64>.json      {"<uid>": {INDEX_FIELDS of the profile}} for the schedulers
+    index/fields.json          the INDEX_FIELDS the shards were built with; when they differ
+                               from this code's, `open` rebuilds every shard from the user files
 
 A user's index shard is fully determined by the user's folder (64 divides 256), so a lost
 shard is rebuilt from just 4 user folders.
@@ -57,19 +59,28 @@ SCHEMA_VERSION = 1  # content of a user file (its "_meta" table)
 # MIGRATIONS[n] turns a user file's raw data (a dict of tables) from schema n into n + 1, in place.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {}
 
-# Profile fields copied into the index, for the scheduler (only those present).
+# Profile fields copied into the index (only those present), so the schedulers rebuild at start
+# from the index alone. Every push kind declares the fields its schedule reads (`PushKind.fields`
+# in bot/pushes.py); the push scheduler refuses to start with a kind whose fields are missing
+# here. Changing this list rebuilds the index once at the next start (index/fields.json).
 INDEX_FIELDS = (
+    # everyone: whether any push may go out, and the zone it is timed in
     "tz",
-    "tip_time",
     "active",
     "accepted",
+    # push kind "tip" (bot/telegram/tips.py)
+    "tip_time",
     "tips_paused_until",
     "tips_enabled",
-    "relief_timer_due",  # lets the relief timer rebuild skip everyone without a pending timer
-    "diary_enabled",  # the evening check (diary): on, at what time, paused, quiet
+    # push kind "weekly" (bot/telegram/insights/evening.py)
+    "weekly_summary",
+    # push kind "diary" (the evening diary: bot/telegram/diary/push.py)
     "diary_time",
+    "diary_enabled",
     "diary_paused_until",
     "diary_quiet",
+    # relief timers: lets their rebuild skip everyone without a pending timer
+    "relief_timer_due",
 )
 
 META, PROFILE, STATE = "_meta", "profile", "state"
@@ -215,6 +226,7 @@ class Store:
             for d in range(USER_DIRS):
                 self._make_dir(self._user_dir(d))
             self._remove_stale_temp_files()
+            self._check_index_fields()
             for shard in range(INDEX_SHARDS):
                 self._read_shard(shard)  # a corrupt shard is moved aside and rebuilt here
         except BaseException:
@@ -399,6 +411,7 @@ class Store:
         for shard in range(INDEX_SHARDS):
             with self._shard_locks[shard]:
                 self._write(self._shard_path(shard), self._rebuild_shard(shard))
+        self._write(self._index_fields_path(), list(INDEX_FIELDS))  # last: a crash redoes it
 
     def user_path(self, uid: int) -> Path:
         return self._user_dir(_check_uid(uid) % USER_DIRS) / f"{uid}.json"
@@ -463,6 +476,24 @@ class Store:
 
     def _shard_path(self, shard: int) -> Path:
         return self.data_dir / "index" / f"{shard:02d}.json"
+
+    def _index_fields_path(self) -> Path:
+        return self.data_dir / "index" / "fields.json"
+
+    def _check_index_fields(self) -> None:
+        """Rebuild the index if it was built with other INDEX_FIELDS (an upgrade added a push
+        kind's field, say): otherwise the schedulers would not see that field until each
+        person's profile is written again. A new, empty index just records the fields."""
+        try:
+            if read_json(self._index_fields_path()) == list(INDEX_FIELDS):
+                return
+        except ValueError:
+            pass  # unreadable: rebuilding is always safe
+        if any(self._shard_path(shard).exists() for shard in range(INDEX_SHARDS)):
+            log.info("index fields changed: rebuilding the scheduler index from user files")
+            self.rebuild_index()
+        else:
+            self._write(self._index_fields_path(), list(INDEX_FIELDS))
 
     def _sync_index(self, uid: int, entry: dict[str, Any] | None) -> None:
         """Make the user's index entry equal `entry` (None = no entry); write only if needed."""

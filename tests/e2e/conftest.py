@@ -9,7 +9,7 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.sandbox import LoopbackBotAPI
-from tests.e2e.harness import TOKEN, BotHarness
+from tests.e2e.harness import TOKEN, BotHarness, PushHarness, berlin
 
 
 @pytest.fixture
@@ -30,3 +30,14 @@ async def harness(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[Bot
         yield bot
     finally:
         await bot.stop()
+
+
+@pytest.fixture
+async def bot(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[PushHarness]:
+    """A bot for push tests, started at 07:00 in Berlin on Wednesday 10 June 2026."""
+    harness = PushHarness(loopback, tmp_path / "data", ManualClock(berlin(7)))
+    await harness.start()
+    try:
+        yield harness
+    finally:
+        await harness.stop()

@@ -4,13 +4,16 @@ loopback Bot API over real HTTP; tests act as Telegram users and read the TinyDB
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bot.app import App, build_application, start_polling, stop_polling
 from bot.clock import ManualClock
 from bot.config import Settings
+from bot.pushes import PushScheduler
 from bot.sandbox import FakeUser, LoopbackBotAPI
+from bot.telegram.context import services_of
 
 TOKEN = "123456:TEST-loopback-token-0123456789abcdefXYZ"
 
@@ -56,6 +59,42 @@ class BotHarness:
         docs = self.stored(user_id)["profile"]
         assert len(docs) == 1
         return next(iter(docs.values()))
+
+
+class PushHarness(BotHarness):
+    """For daily pushes: the scheduler ticks on whole minutes of the ManualClock as in
+    production. To assert that nothing came, wait for a tick that began after the clock last
+    moved and for every push it queued (`quiet`), then check for silence."""
+
+    @property
+    def pushes(self) -> PushScheduler:
+        assert self.app is not None
+        return services_of(self.app).pushes
+
+    def next_tip_at(self, user_id: int) -> datetime | None:
+        return self.pushes.next_at("tip", user_id)
+
+    async def quiet(self, *users: FakeUser) -> None:
+        """A tick has run at the clock's current time and finished its work: nothing came."""
+        await self.pushes.settled()
+        for user in users:
+            await user.expect_silence(0)
+
+    def history(self, user_id: int) -> list[dict[str, Any]]:
+        """The person's tip history as stored."""
+        return list(self.stored(user_id).get("tips", {}).values())
+
+
+# Wednesday 10 June 2026; Berlin is UTC+2 (summer time). Push tests start at 07:00 Berlin.
+PUSH_DAY = datetime(2026, 6, 10, tzinfo=UTC)
+
+
+def berlin(hour: int, minute: int = 0, second: float = 0, days: int = 0) -> datetime:
+    return PUSH_DAY + timedelta(days=days, hours=hour - 2, minutes=minute, seconds=second)
+
+
+def is_tip(message: Any) -> bool:
+    return message.text.startswith("💡") and "👍 Helpful" in message.labels
 
 
 async def onboard(

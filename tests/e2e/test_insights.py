@@ -16,7 +16,6 @@ from pypdf import PdfReader
 
 from bot.sandbox import FakeUser
 from bot.sandbox.client import BotMessage
-from bot.telegram import insights
 from bot.telegram.common import set_awaiting
 from bot.telegram.context import services_of
 from bot.telegram.jobs import user_job_name
@@ -478,17 +477,24 @@ async def test_privacy_and_forget_work_before_the_note_is_accepted(harness: BotH
     assert not harness.user_file(7110).exists()
 
 
+async def quiet(harness: BotHarness, when: datetime, user: FakeUser) -> None:
+    """Move the clock, wait for a tick at that time and its pushes: nothing came."""
+    assert harness.app is not None
+    harness.clock.set(when)
+    await services_of(harness.app).pushes.settled()
+    await user.expect_silence(0)
+
+
 async def test_sunday_summary_is_opt_in_sent_once_and_never_in_quiet_hours(
     harness: BotHarness,
 ) -> None:
-    user = await ready_user(harness, 7111)
+    user = await ready_user(harness, 7111)  # Wednesday
     await user.press("Not now")
     await user.next_message()
     one_place = [{**e, "regions": ["face"]} for e in week_of_episodes(SUNDAY_EVENING)]
     await seed(harness, 7111, "episodes", one_place)  # nothing for the GP note to flag
-    assert harness.app is not None
-    harness.clock.set(SUNDAY_EVENING)
-    assert await insights.run_due(harness.app) == {}  # not opted in
+    await quiet(harness, SUNDAY_EVENING, user)  # not opted in
+    harness.clock.set(WEDNESDAY + timedelta(days=7))
     await user.send("/week")
     await user.next_message()
     await user.next_message()
@@ -498,14 +504,17 @@ async def test_sunday_summary_is_opt_in_sent_once_and_never_in_quiet_hours(
     assert edited.is_edit and edited.labels == ["🔕 Stop the Sunday summary"]
     assert harness.stored_profile(7111)["weekly_summary"] is True
 
-    harness.clock.set(SUNDAY_EVENING.replace(hour=20, minute=30))  # 21:30 Berlin: quiet hours
-    assert await insights.run_due(harness.app) == {}
-    harness.clock.set(SUNDAY_EVENING)
-    assert await insights.run_due(harness.app) == {7111: ["weekly"]}
+    # That Sunday the bot was down from 18:00 to 21:30: past the evening window, none today.
+    first_sunday = SUNDAY_EVENING + timedelta(days=7)  # 18:10 in Berlin
+    await quiet(harness, first_sunday.replace(hour=20, minute=30), user)
+    assert "weekly_sent_week" not in harness.stored_profile(7111)
+    second_sunday = first_sunday + timedelta(days=7)
+    harness.clock.set(second_sunday - timedelta(minutes=10, seconds=2))  # 17:59:58
     photo, text = await user.next_message(), await user.next_message()
     assert photo.kind == "photo" and "Episodes:" in text.text
-    assert await insights.run_due(harness.app) == {}  # once per week
-    await user.expect_silence(0.2)
+    assert text.labels == ["🔕 Stop the Sunday summary"]
+    assert harness.stored_profile(7111)["weekly_sent_week"] == "2026-W50"
+    await quiet(harness, second_sunday + timedelta(minutes=30), user)  # once per week
 
 
 async def test_gp_note_at_most_once_a_month_and_red_flag_recheck_after_four_weeks(
@@ -521,25 +530,27 @@ async def test_gp_note_at_most_once_a_month_and_red_flag_recheck_after_four_week
         "episodes",
         [episode(evening - timedelta(days=d), 4) for d in (0, 6, 12, 18)],
     )
-    assert harness.app is not None
-    harness.clock.set(evening)
-    assert await insights.run_due(harness.app) == {7112: ["gp_note"]}
-    note = await user.next_message()
+    note = await evening_push(harness, evening, user)
     assert "see a GP" in note.text and "more than two weeks" in note.text
-    harness.clock.set(evening + timedelta(days=20))
-    assert await insights.run_due(harness.app) == {7112: ["red_flags"]}  # 4 weeks since offer
-    assert "safety check" in (await user.next_message()).text
-    harness.clock.set(evening + timedelta(days=21))
-    assert await insights.run_due(harness.app) == {}
-    harness.clock.set(evening + timedelta(days=30, hours=1))  # 19:05: past the daily hour
-    assert await insights.run_due(harness.app) == {}
-    sunday = datetime(2027, 1, 10, 18, 30, tzinfo=UTC)  # Sunday 19:30 Berlin, not the GP hour
+    await user.expect_silence(0)  # the red-flag check was offered two weeks ago: not yet
+    offer = await evening_push(harness, evening + timedelta(days=20), user)  # 4 weeks on
+    assert "safety check" in offer.text and offer.labels == ["Start the check", "Not now"]
+    await user.expect_silence(0)  # the GP note: not again within 30 days
+    await quiet(harness, evening + timedelta(days=21), user)
+    await quiet(harness, evening + timedelta(days=30, hours=1), user)  # 19:05: window over
+    sunday = datetime(2027, 1, 10, 18, 30, tzinfo=UTC)  # Sunday 19:30 Berlin, window over
     await seed(harness, 7112, "episodes", [episode(sunday - timedelta(days=d), 3) for d in (1, 16)])
-    assert await insights_at(harness, sunday) == {}
-    assert await insights_at(harness, sunday - timedelta(hours=1)) == {7112: ["gp_note"]}
+    await quiet(harness, sunday, user)
+    monday = sunday + timedelta(days=1, hours=-1)  # 18:30 the next day
+    note = await evening_push(harness, monday, user)
+    assert "see a GP" in note.text
+    await user.press("Start the check", message_id=offer.message_id)  # the offer still works
+    assert "Question 1 of 7" in (await user.next_message()).text
 
 
-async def insights_at(harness: BotHarness, when: datetime) -> dict[int, list[str]]:
+async def evening_push(harness: BotHarness, when: datetime, user: FakeUser) -> Any:
+    """Move the clock to `when`, wait for the tick and its pushes, return the one message."""
     assert harness.app is not None
     harness.clock.set(when)
-    return await insights.run_due(harness.app)
+    await services_of(harness.app).pushes.settled()
+    return await user.next_message(timeout=0.1)

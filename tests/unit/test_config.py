@@ -46,3 +46,13 @@ def test_defaults_and_base_urls() -> None:
     assert custom.data_dir == Path("/tmp/x")
     with pytest.raises(ConfigError):
         load_settings({"TELEGRAM_BOT_TOKEN": GOOD, "TELEGRAM_BASE_URL": "ftp://x"})
+
+
+def test_push_tick_seconds_and_its_former_name() -> None:
+    base = {"TELEGRAM_BOT_TOKEN": GOOD}
+    assert load_settings(base).push_tick_seconds == 60
+    assert load_settings({**base, "COACH_PUSH_TICK_SECONDS": "30"}).push_tick_seconds == 30
+    assert load_settings({**base, "COACH_TIP_TICK_SECONDS": "15"}).push_tick_seconds == 15
+    for bad in ("soon", "0", "-5", "7200"):
+        with pytest.raises(ConfigError, match="COACH_PUSH_TICK_SECONDS"):
+            load_settings({**base, "COACH_PUSH_TICK_SECONDS": bad})

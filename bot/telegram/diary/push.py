@@ -10,17 +10,22 @@ day or change a setting.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from bot.domain import diary
 from bot.domain.diary import Factor
+from bot.pushes import Outgoing, PushKind, hhmm, instant
 from bot.storage import UserData
 from bot.telegram.context import Services
 from bot.telegram.diary import reminder
 from bot.telegram.diary.day import ASK, DayView, load_view, render
+from bot.telegram.diary.shared import builtin_factors
 from bot.telegram.insights.shared import zone_of
+
+MARKER = "diary_sent_date"  # the local date of the last evening check claimed (bot.pushes)
 
 
 @dataclass(frozen=True)
@@ -52,3 +57,32 @@ def render_push(services: Services, uid: int, push: EveningPush) -> tuple[str, A
     if push.view is None:
         return reminder.ask_fit(services.content.t, services.codec.encode, uid, push.time)
     return render(services, uid, push.view, ASK)
+
+
+def diary_kind(services: Services) -> PushKind[EveningPush]:
+    """The evening check: at ``diary_time``, every day, once switched on, unless paused or quiet
+    after asking whether the time still suits."""
+    builtin = builtin_factors(services.content)
+
+    def local_time(entry: Mapping[str, Any]) -> time | None:
+        if not entry.get("diary_enabled") or entry.get("diary_quiet"):
+            return None
+        return hhmm(entry.get("diary_time") or diary.DEFAULT_TIME)
+
+    def prepare_push(data: UserData, now: datetime, _day: date) -> EveningPush | None:
+        return prepare(data, now, builtin)  # the diary's own day: yesterday before 03:00
+
+    def render(uid: int, push: EveningPush) -> list[Outgoing]:
+        text, markup = render_push(services, uid, push)
+        return [Outgoing(text, markup)]
+
+    return PushKind(
+        name="diary",
+        marker=MARKER,
+        fields=("diary_enabled", "diary_time", "diary_paused_until", "diary_quiet"),
+        local_time=local_time,
+        prepare=prepare_push,
+        render=render,
+        paused_until=lambda entry: instant(entry.get("diary_paused_until")),
+        opt_in=lambda at: {"diary_enabled": True, "diary_time": at.strftime("%H:%M")},
+    )

@@ -4,7 +4,8 @@
 * ``report``: /report, the clinician PDF;
 * ``redflags``: the red-flag check (/safetycheck);
 * ``mydata``: /export, /forget, /privacy;
-* ``evening``: the repeating job behind the proactive evening messages.
+* ``evening``: the proactive evening messages (Sunday summary, GP note, red-flag re-check) as
+  push kinds of the one push scheduler (`bot.pushes`).
 
 Routes: wk.* weekly opt-in, rp.* report period, rf.* red-flag check, fg.* delete confirmation.
 """
@@ -18,19 +19,18 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.telegram.callbacks import feature_pattern
 from bot.telegram.context import Services
 from bot.telegram.insights import evening, mydata, redflags, report, week
-from bot.telegram.insights.evening import run_due
 from bot.telegram.insights.mydata import episodes_csv
 from bot.telegram.insights.redflags import offer_red_flag_check
 from bot.telegram.safety import safety_content
 
-__all__ = ["episodes_csv", "offer_red_flag_check", "register", "run_due"]
+__all__ = ["episodes_csv", "offer_red_flag_check", "register"]
 
 
 def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = app.bot_data["services"]
     safety_content()  # validated at start: a content mistake stops the bot here
     services.menu_actions["menu.my_week"] = week.week_command
-    services.startup_hooks.append(evening.schedule)
+    evening.register(services)
     app.add_handler(CommandHandler("week", week.week_command))
     app.add_handler(CommandHandler("report", report.report_command))
     app.add_handler(CommandHandler("export", mydata.export_command))

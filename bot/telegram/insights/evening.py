@@ -1,150 +1,134 @@
-"""Proactive evening messages, from one repeating job (``run_due``, every ``TICK_SECONDS``).
+"""The proactive evening messages, as kinds of the one push scheduler (`bot.pushes`), which
+handles the person's local time, catch-up, quiet hours and "never twice":
 
-They only go out in the person's local evening, never in quiet hours (``QUIET_FROM`` to the next
-morning):
-* the weekly summary, opt-in, on Sunday from ``WEEKLY_FROM`` local, once per ISO week;
-* the red-flag check again when it was last offered ``RECHECK_DAYS`` ago;
-* the "please see a GP" note when the persistence rule holds, at most every
-  ``GP_NOTE_DAYS`` days.
-The daily checks run in the ``DAILY_HOUR`` local hour, so each tick only opens a small share of
-the user files.
+* ``weekly``: the Sunday summary, opt-in (`weekly_summary`), on Sunday from WEEKLY_AT local
+  until WEEKLY_AT + WEEKLY_CATCH_UP (21:00), at most once per ISO week (`weekly_sent_week`).
+  The chart photo and the summary text are one push, claimed before either is sent.
+* ``evening_checks``: from EVENING_AT local until EVENING_AT + EVENING_CATCH_UP (18:00-19:00),
+  at most once per local date (`evening_checks_date`): the "please see a GP" note
+  when the persistence rule holds, at most every GP_NOTE_DAYS days (`gp_prompted_at`), and the
+  red-flag check again RECHECK_DAYS after it was last offered (`redflag_offered_at`).
+
+Both windows end before quiet hours (22:00), so neither is ever sent at night.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from datetime import datetime, time, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from telegram import Bot
-from telegram.error import BadRequest, Forbidden
-from telegram.ext import Application
-
+from bot.domain import diary, safety
 from bot.domain import insights as stats
-from bot.domain import safety
-from bot.domain.zones import local_now
-from bot.storage import Store
-from bot.telegram.context import CoachContext, services_of
-from bot.telegram.delivery import deliver, mark_inactive
-from bot.telegram.insights.redflags import red_flag_offer
-from bot.telegram.insights.shared import EPISODES, zone_of
-from bot.telegram.insights.week import week_parts, weekly_button
+from bot.pushes import Outgoing, PushKind
+from bot.storage import UserData
+from bot.telegram.context import Services
+from bot.telegram.insights.redflags import offer_message, record_offer
+from bot.telegram.insights.shared import EPISODES, RUNS, zone_of
+from bot.telegram.insights.week import week_parts_of, weekly_button
 from bot.telegram.safety import safety_content
 
-log = logging.getLogger(__name__)
-
-TICK_SECONDS = 15 * 60
-WEEKLY_FROM = time(18, 0)  # Sunday evening, local
-DAILY_HOUR = 18  # the local hour in which the red-flag recheck and GP note are considered
-QUIET_FROM = time(21, 0)  # nothing proactive from here until the next day's window
+WEEKLY_AT = time(18, 0)  # Sunday evening, local
+WEEKLY_CATCH_UP = timedelta(hours=3)  # until 21:00
+EVENING_AT = time(18, 0)  # the red-flag re-check and the GP note
+EVENING_CATCH_UP = timedelta(hours=1)  # until 19:00
 GP_NOTE_DAYS = 30
-JOB_NAME = "insights.tick"
-
-App = Application[Any, Any, Any, Any, Any, Any]
 
 
-def _iso_week(local: datetime) -> str:
-    year, week, _ = local.isocalendar()
-    return f"{year}-W{week:02d}"
+@dataclass(frozen=True)
+class WeeklySummary:
+    chart: bytes | None  # None with too little data: then the text says so kindly
+    text: str
 
 
-async def _send_photo(bot: Bot, store: Store, user_id: int, png: bytes, caption: str) -> bool:
-    try:
-        await bot.send_photo(user_id, png, caption=caption)
-    except Forbidden:
-        await mark_inactive(store, user_id)
-        return False
-    except BadRequest as exc:
-        if "chat not found" in str(exc).lower():
-            await mark_inactive(store, user_id)
-            return False
-        raise
-    return True
+def weekly_kind(services: Services) -> PushKind[WeeklySummary]:
+    content, codec = services.content, services.codec
 
+    def local_time(entry: Mapping[str, Any]) -> time | None:
+        return WEEKLY_AT if entry.get("weekly_summary") else None
 
-async def _due_for_user(app: App, user_id: int, local: datetime, now: datetime) -> list[str]:
-    """Send what is due for one person; returns what was sent (for logs and tests)."""
-    services = services_of(app)
-    store, t = services.store, services.content.t
-    profile = await store.get_profile(user_id)
-    if not profile or not profile.get("onboarded") or profile.get("active") is False:
-        return []
-    sent: list[str] = []
-    week = _iso_week(local)
-    if (
-        profile.get("weekly_summary")
-        and local.isoweekday() == 7
-        and local.time() >= WEEKLY_FROM
-        and profile.get("weekly_sent_week") != week
-    ):
-        png, text, _ = await week_parts(services, user_id)
-        ok = True
-        if png is not None:
-            ok = await _send_photo(app.bot, store, user_id, png, t("insights.weekly_push_intro"))
-        if ok:
-            markup = weekly_button(t, services.codec.encode, user_id, True)
-            if await deliver(app.bot, store, user_id, text, reply_markup=markup):
-                await store.update_profile(user_id, {"weekly_sent_week": week})
-                sent.append("weekly")
-    if local.hour != DAILY_HOUR:
-        return sent
-    words = safety_content()
-    gp_at = stats.parse_instant(profile.get("gp_prompted_at"))
-    if gp_at is None or now - gp_at >= timedelta(days=GP_NOTE_DAYS):
-        episodes = await store.all(user_id, EPISODES)
-        flags = stats.persistence_flags(episodes, zone_of(profile), now)
-        if flags:
-            text = words.gp_note(flags)
-            # Recorded first: a GP note is worth less than never sending it twice.
-            await store.update_profile(user_id, {"gp_prompted_at": now.isoformat()})
-            if await deliver(app.bot, store, user_id, text):
-                sent.append("gp_note")
-    offered = stats.parse_instant(profile.get("redflag_offered_at") or profile.get("created_at"))
-    if safety.recheck_due(offered, now):
-        text, keyboard = await red_flag_offer(services, user_id)
-        if await deliver(app.bot, store, user_id, text, reply_markup=keyboard):
-            sent.append("red_flags")
-    return sent
+    def prepare(data: UserData, now: datetime, _day: date) -> WeeklySummary | None:
+        profile = data.profile()
+        if not (profile or {}).get("onboarded"):
+            return None
+        episodes, runs = data.all(EPISODES), data.all(RUNS)
+        days, own = data.all(diary.DAYS_TABLE), data.all(diary.FACTORS_TABLE)
+        return WeeklySummary(*week_parts_of(content, profile, episodes, runs, now, days, own))
 
+    def render(uid: int, summary: WeeklySummary) -> list[Outgoing]:
+        messages = []
+        if summary.chart is not None:
+            intro = content.t("insights.weekly_push_intro")
+            messages.append(Outgoing(intro, photo=summary.chart))
+        markup = weekly_button(content.t, codec.encode, uid, True)
+        messages.append(Outgoing(summary.text, markup))
+        return messages
 
-async def run_due(app: App) -> dict[int, list[str]]:
-    """One pass over everyone whose local evening it is; one person's failure skips only them."""
-    services = services_of(app)
-    now = services.clock.now()
-    entries = await asyncio.to_thread(lambda: list(services.store.index_entries()))
-    done: dict[int, list[str]] = {}
-    for user_id, entry in entries:
-        zone = entry.get("tz")
-        if not zone or not entry.get("accepted") or entry.get("active") is False:
-            continue
-        local = local_now(now, zone)
-        if not WEEKLY_FROM.hour <= local.hour < QUIET_FROM.hour:
-            continue  # outside the evening window; quiet hours start at QUIET_FROM
-        if local.hour != DAILY_HOUR and local.isoweekday() != 7:
-            continue  # nothing can be due: don't open the file
-        try:
-            sent = await _due_for_user(app, user_id, local, now)
-        except Exception:
-            log.exception("insights: proactive messages failed for one user")
-            continue
-        if sent:
-            done[user_id] = sent
-    return done
-
-
-async def _tick(context: CoachContext) -> None:
-    await run_due(context.application)
-
-
-async def schedule(app: App) -> None:
-    if app.job_queue is None:
-        log.warning("no job queue: weekly summaries and safety re-checks are off")
-        return
-    app.job_queue.run_repeating(
-        _tick,
-        interval=TICK_SECONDS,
-        first=60,
-        name=JOB_NAME,
-        job_kwargs={"misfire_grace_time": TICK_SECONDS, "coalesce": True},
+    return PushKind(
+        name="weekly",
+        marker="weekly_sent_week",
+        fields=("weekly_summary",),
+        local_time=local_time,
+        prepare=prepare,
+        render=render,
+        weekday=7,
+        catch_up=WEEKLY_CATCH_UP,
+        opt_in=lambda _at: {"weekly_summary": True},
     )
+
+
+@dataclass(frozen=True)
+class EveningChecks:
+    gp_note: str | None
+    red_flag_token: str | None  # a new red-flag check session, when one is offered
+
+
+def evening_checks_kind(services: Services) -> PushKind[EveningChecks]:
+    codec = services.codec
+
+    def prepare(data: UserData, now: datetime, _day: date) -> EveningChecks | None:
+        profile = data.profile() or {}
+        if not profile.get("onboarded"):
+            return None
+        gp_note = None
+        gp_at = stats.parse_instant(profile.get("gp_prompted_at"))
+        if gp_at is None or now - gp_at >= timedelta(days=GP_NOTE_DAYS):
+            flags = stats.persistence_flags(data.all(EPISODES), zone_of(profile), now)
+            if flags:
+                gp_note = safety_content().gp_note(flags)
+                data.update_profile({"gp_prompted_at": now.isoformat()})
+        token = None
+        offered = stats.parse_instant(
+            profile.get("redflag_offered_at") or profile.get("created_at")
+        )
+        if safety.recheck_due(offered, now):
+            token = record_offer(data, now)
+        if gp_note is None and token is None:
+            return None
+        return EveningChecks(gp_note, token)
+
+    def render(uid: int, checks: EveningChecks) -> list[Outgoing]:
+        messages = []
+        if checks.gp_note is not None:
+            messages.append(Outgoing(checks.gp_note))
+        if checks.red_flag_token is not None:
+            text, keyboard = offer_message(codec, uid, checks.red_flag_token)
+            messages.append(Outgoing(text, keyboard))
+        return messages
+
+    return PushKind(
+        name="evening_checks",
+        marker="evening_checks_date",
+        fields=(),
+        local_time=lambda _entry: EVENING_AT,
+        prepare=prepare,
+        render=render,
+        catch_up=EVENING_CATCH_UP,
+        opt_in=lambda _at: {},
+    )
+
+
+def register(services: Services) -> None:
+    services.pushes.register(weekly_kind(services))
+    services.pushes.register(evening_checks_kind(services))

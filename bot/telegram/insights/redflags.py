@@ -1,5 +1,5 @@
 """The red-flag check: a few yes/no questions offered after onboarding, by /safetycheck and again
-some weeks after the last offer (by `bot.telegram.insights.evening`).
+some weeks after the last offer (the "evening_checks" push, `bot.telegram.insights.evening`).
 
 Route: rf.* one question per tap.
 """
@@ -7,11 +7,14 @@ Route: rf.* one question per tap.
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
+from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 
 from bot.domain import safety
-from bot.telegram.callbacks import BadCallback, Callback
+from bot.storage import UserData
+from bot.telegram.callbacks import BadCallback, Callback, CallbackCodec
 from bot.telegram.common import button, edit_or_send, user_id_of
 from bot.telegram.context import CoachContext, Services
 from bot.telegram.insights.shared import RED_FLAGS
@@ -21,26 +24,35 @@ from bot.telegram.safety import safety_content
 REDFLAG_STATE = "redflag"
 
 
-async def red_flag_offer(services: Services, user_id: int) -> tuple[str, InlineKeyboardMarkup]:
-    """Start a red-flag check session: returns the offer text and its Start / Not now buttons.
-
-    Records the offer time (the 4-week clock restarts on every offer, answered or skipped)."""
-    safety_text = safety_content()
+def record_offer(data: UserData, now: datetime) -> str:
+    """Inside a unit of work: note the offer (the 4-week clock restarts on every offer, answered
+    or skipped) and start a check session; returns the session's token. KeyError for a person
+    without a profile (deleted), so no file is recreated."""
     token = secrets.token_urlsafe(6)
-    now = services.clock.now()
-    # The profile first: it raises KeyError for a deleted user, so no file is recreated.
-    await services.store.update_profile(user_id, {"redflag_offered_at": now.isoformat()})
-    await services.store.set_state(user_id, REDFLAG_STATE, {"token": token, "answers": {}})
-    codec = services.codec
+    data.update_profile({"redflag_offered_at": now.isoformat()})
+    data.set_state({REDFLAG_STATE: {"token": token, "answers": {}}})
+    return token
+
+
+def offer_message(codec: CallbackCodec, user_id: int, token: str) -> tuple[str, Any]:
+    """The offer text and its Start / Not now buttons for one check session."""
+    words = safety_content().red_flags
     keyboard = inline(
         [
             [
-                (safety_text.red_flags.start_button, codec.encode(user_id, "rf.go", token)),
-                (safety_text.red_flags.skip_button, codec.encode(user_id, "rf.skip", token)),
+                (words.start_button, codec.encode(user_id, "rf.go", token)),
+                (words.skip_button, codec.encode(user_id, "rf.skip", token)),
             ]
         ]
     )
-    return safety_text.red_flags.intro, keyboard
+    return words.intro, keyboard
+
+
+async def red_flag_offer(services: Services, user_id: int) -> tuple[str, Any]:
+    """Start a red-flag check session: returns the offer text and its Start / Not now buttons."""
+    now = services.clock.now()
+    token = await services.store.transact(user_id, lambda data: record_offer(data, now))
+    return offer_message(services.codec, user_id, token)
 
 
 async def offer_red_flag_check(update: Update, ctx: CoachContext) -> None:

@@ -241,7 +241,7 @@ async def on_report_period(
 
     def read(data: UserData) -> tuple[str, list, list, stats.ReportData, dict[str, str]]:
         zone = zone_of(data.profile())
-        labels, compared, _ = diary_factors(ctx.content, data)
+        labels, compared, _ = diary_factors(ctx.content, data.all(diary.FACTORS_TABLE))
         episodes = data.all(EPISODES)
         figures = stats.report_data(
             episodes, data.all(RUNS), zone, now, days, data.all(diary.DAYS_TABLE), compared

@@ -1,5 +1,5 @@
 """/week and the "My week" button: a chart of the last 7 local days and a few plain lines, plus
-the opt-in for the Sunday-evening summary (sent by `bot.telegram.insights.evening`).
+the opt-in for the Sunday-evening summary (the "weekly" push, `bot.telegram.insights.evening`).
 
 Route: wk.* weekly opt-in.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import html
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
@@ -38,11 +40,12 @@ def day_kind_labels(content: Content) -> DayKindLabels:
     )
 
 
-def diary_factors(content: Content, data: UserData) -> tuple[dict[str, str], list[str], set[str]]:
+def diary_factors(
+    content: Content, own: Sequence[dict[str, Any]]
+) -> tuple[dict[str, str], list[str], set[str]]:
     """(label of every factor a day may name, the factors the pattern rule compares: built-in
     and the active own ones, the built-in ones also compared with the next day)."""
     builtin = [diary.Factor(c.id, c.label, lag=c.lag) for c in content.vocabulary.day_factors]
-    own = data.all(diary.FACTORS_TABLE)
     compared = [f.id for f in builtin] + [
         diary.own_factor_id(d["id"]) for d in diary.active_own(own)
     ]
@@ -65,22 +68,43 @@ async def week_parts(
     services: Services, user_id: int
 ) -> tuple[bytes | None, str, dict[str, Any] | None]:
     """(chart PNG or None, summary text, profile) for one person, now."""
-    store, content = services.store, services.content
-    t = content.t
+    store = services.store
+
+    def read(data: UserData) -> tuple[Any, ...]:
+        return (
+            data.profile(),
+            data.all(EPISODES),
+            data.all(RUNS),
+            data.all(diary.DAYS_TABLE),
+            data.all(diary.FACTORS_TABLE),
+        )
+
+    profile, episodes, runs, days, own = await store.transact(user_id, read)
     now = services.clock.now()
+    png, text = await asyncio.to_thread(
+        week_parts_of, services.content, profile, episodes, runs, now, days, own
+    )
+    return png, text, profile
 
-    def read(data: UserData) -> tuple[dict[str, Any] | None, stats.WeekSummary, dict[str, str]]:
-        profile = data.profile()
-        labels, compared, lagged = diary_factors(content, data)
-        summary = stats.week_summary(
-            data.all(EPISODES), data.all(RUNS), zone_of(profile), now,
-            data.all(diary.DAYS_TABLE), compared, lagged,
-        )  # fmt: skip
-        return profile, summary, labels
 
-    profile, summary, factor_labels = await store.transact(user_id, read)
+def week_parts_of(
+    content: Content,
+    profile: dict[str, Any] | None,
+    episodes: Sequence[dict[str, Any]],
+    runs: Sequence[dict[str, Any]],
+    now: datetime,
+    diary_days: Sequence[dict[str, Any]] = (),
+    own_factors: Sequence[dict[str, Any]] = (),
+) -> tuple[bytes | None, str]:
+    """(chart PNG or None, summary text) from one person's data; blocking (draws the chart).
+    Also what the Sunday push prepares inside its unit of work."""
+    t = content.t
+    factor_labels, compared, lagged = diary_factors(content, own_factors)
+    summary = stats.week_summary(
+        episodes, runs, zone_of(profile), now, diary_days, compared, lagged
+    )
     if not summary.enough_data:
-        return None, t("insights.week_too_little"), profile
+        return None, t("insights.week_too_little")
     vocabulary = content.vocabulary
     kinds = summary.kinds
     lines = [
@@ -159,8 +183,7 @@ async def week_parts(
         weeks_before=t("insights.chart_weeks_before"),
         days=day_kind_labels(content),
     )
-    png = await asyncio.to_thread(week_chart, summary, labels)
-    return png, "\n".join(lines), profile
+    return week_chart(summary, labels), "\n".join(lines)
 
 
 def weekly_button(ctx_t: Any, button: Any, user_id: int, enabled: bool) -> InlineKeyboardMarkup:
