@@ -54,10 +54,10 @@ def profile(uid: int, tz: str, tip_time: str) -> dict[str, Any]:
 
 def make_users(data_dir: Path, profiles: dict[int, dict[str, Any]]) -> float:
     """Write user files the way the Store does (no fsync: setup only), then its index."""
-    from bot.storage import Store
+    from bot.storage import FileStore
 
     started = time.perf_counter()
-    store = Store(data_dir, fsync=False).open()
+    store = FileStore(data_dir, fsync=False).open()
     try:
         for uid, prof in profiles.items():
             data = {"_meta": {"1": {"schema": 1}}, "profile": {"1": prof}}
@@ -89,11 +89,11 @@ def rebuild_child(data_dir: str) -> None:
     import bot.app  # noqa: F401  (the whole bot's imports count towards memory)
     from bot.domain.coaching import CATCH_UP
     from bot.scheduling import DueIndex
-    from bot.storage import Store
+    from bot.storage import FileStore
 
     baseline = _peak_rss_mb()
     started = time.perf_counter()
-    store = Store(Path(data_dir)).open()
+    store = FileStore(Path(data_dir)).open()
     entries = list(store.index_entries())
     index = DueIndex()
     index.rebuild(entries, datetime.now(UTC), CATCH_UP)

@@ -23,8 +23,8 @@ from typing import Any
 from tinydb import TinyDB
 
 from bench.stats import ms, percentile
-from bot.storage import Store
-from bot.storage.store import INDEX_SHARDS, USER_DIRS
+from bot.storage import FileStore
+from bot.storage.files import INDEX_SHARDS, USER_DIRS
 
 ZONES = ("Europe/Berlin", "America/Chicago", "Asia/Tokyo", "Europe/London")
 REGIONS = ("eyelid", "calf", "thigh", "hand", "foot", "arm", "back", "face")
@@ -122,7 +122,7 @@ def build_store_fixture(data_dir: Path, users: int, episodes: int) -> float:
 async def measure_store(data_dir: Path, users: int, samples: int, seed: int = 1) -> list[float]:
     """Seconds per `await store.insert(...)` for random users, one save at a time, fsync ON."""
     rng = random.Random(seed)
-    store = Store(data_dir, fsync=True).open()
+    store = FileStore(data_dir, fsync=True).open()
     try:
         for n in range(20):  # warm-up: thread pool, imports, first-touch of code paths
             await store.insert(rng.randint(1, users), "episodes", episode(n))

@@ -6,6 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # Tokens look like "123456789:AAH...". Checked up front so a typo fails with one clear line.
 TOKEN_PATTERN = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{30,64}$")
@@ -55,6 +56,10 @@ class Settings:
     time_scale: float = 1.0
     # How often the tip scheduler looks for users who are due (tests use a fraction of a second).
     tip_tick_seconds: float = 60.0
+    # COACH_DATABASE_URL: PostgreSQL instead of the file store (a secret: it may hold a password).
+    database_url: Secret | None = None
+    db_pool_size: int = 8
+    db_pool_timeout: float = 5.0
 
 
 def parse_token(raw: str | None) -> Secret:
@@ -89,7 +94,30 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         poll_timeout=float(env.get("COACH_POLL_TIMEOUT", "10")),
         time_scale=_time_scale(env.get("COACH_TIME_SCALE")),
         tip_tick_seconds=float(env.get("COACH_TIP_TICK_SECONDS", "60")),
+        database_url=database_url(env),
+        db_pool_size=_positive(env, "COACH_DB_POOL_SIZE", "8", int),
+        db_pool_timeout=_positive(env, "COACH_DB_POOL_TIMEOUT", "5", float),
     )
+
+
+def database_url(env: dict[str, str]) -> Secret | None:
+    """COACH_DATABASE_URL, checked without echoing it (it may hold a password)."""
+    raw = (env.get("COACH_DATABASE_URL") or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("COACH_DATABASE_URL must start with postgresql:// (or be unset)")
+    return Secret(raw)
+
+
+def _positive(env: dict[str, str], name: str, default: str, kind: type[float]) -> Any:
+    try:
+        value = kind(env.get(name) or default)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be above 0")
+    return value
 
 
 def _time_scale(raw: str | None) -> float:

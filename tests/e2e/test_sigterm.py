@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.sandbox import FakeUser, LoopbackBotAPI
-from bot.storage import Store
+from bot.storage import FileStore
 from tests.e2e.subprocess_bot import ROOT, BotProcess, bot_env
 
 USERS = (301, 302, 303)
@@ -90,7 +90,7 @@ async def test_sigterm_during_writes_keeps_them(loopback: LoopbackBotAPI, tmp_pa
         assert len(confirmations) == 2, user.events
     # The store was closed (its lock released) and left no temp files behind.
     assert not [p for p in data_dir.rglob(".*.tmp-*")]
-    with Store(data_dir):
+    with FileStore(data_dir):
         pass
 
 

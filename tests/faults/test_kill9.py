@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox import FakeUser, LoopbackBotAPI
-from bot.storage import Store
+from bot.storage import FileStore
 from bot.storage.atomic import is_temp_name
 from tests.e2e.harness import TOKEN
 from tests.faults.conftest import CAPTURE, FIGURES
@@ -95,7 +95,7 @@ def check_data(data_dir: Path, tally: Tally) -> None:
             json.loads(path.read_bytes())
         except ValueError:
             tally.corrupt_files += 1
-    with Store(data_dir) as store:
+    with FileStore(data_dir) as store:
         tally.corrupt_files += len(store.verify_all())
         for uid, notes in tally.notes.items():
             stored = {e.get("note") for e in store.all_sync(uid, "episodes")}

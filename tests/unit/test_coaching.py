@@ -296,11 +296,11 @@ def test_weighted_topics_come_up_more_often_but_all_still_rotate() -> None:
 
 def test_claim_records_the_day_before_sending_and_never_twice(tmp_path: Path) -> None:
     from bot.scheduling import claim
-    from bot.storage import Store
+    from bot.storage import FileStore
 
     library = load_tip_library(CONTENT)
     rng = random.Random(3)
-    with Store(tmp_path, fsync=False) as store:
+    with FileStore(tmp_path, fsync=False) as store:
         store.save_profile_sync(1, entry())
         first = store.transact_sync(1, lambda db: claim(db, berlin(8), library, rng))
         assert first.tip is not None and first.history_id == 1

@@ -19,11 +19,11 @@ from bot.storage import (
     AtomicJSONStorage,
     StorageError,
     StorageWriteError,
-    Store,
+    FileStore as Store,
     UserData,
     atomic,
 )
-from bot.storage import store as store_mod
+from bot.storage import files as store_mod
 
 UID = 424242
 OTHER = 777001
