@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.sandbox import LoopbackBotAPI
 from bot.scheduling import TipScheduler
+from tests.conftest import Backend
 from tests.e2e.harness import BotHarness, onboard
 
 # Wednesday 10 June 2026; Berlin is UTC+2 (summer time).
@@ -43,8 +43,10 @@ class TipHarness(BotHarness):
 
 
 @pytest.fixture
-async def bot(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[TipHarness]:
-    harness = TipHarness(loopback, tmp_path / "data", ManualClock(berlin(7)))
+async def bot(loopback: LoopbackBotAPI, backend: Backend) -> AsyncIterator[TipHarness]:
+    harness = TipHarness(
+        loopback, backend.data_dir, ManualClock(berlin(7)), database_url=backend.url
+    )
     await harness.start()
     try:
         yield harness
