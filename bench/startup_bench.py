@@ -39,9 +39,11 @@ def _vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
-async def _run(data_dir: Path, log_path: Path) -> tuple[float, float]:
+async def _run(
+    data_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None
+) -> tuple[float, float]:
     async with LoopbackBotAPI(TOKEN, record_calls=False) as server:
-        env = server.env_for(data_dir, PYTHONPATH=str(ROOT))
+        env = server.env_for(data_dir, PYTHONPATH=str(ROOT), **(extra_env or {}))
         with log_path.open("wb") as log:
             started = time.perf_counter()
             proc = subprocess.Popen(

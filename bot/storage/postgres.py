@@ -198,8 +198,7 @@ class _Table:
             ),
             # The next id is computed under the person's lock: max + 1, as TinyDB does.
             "insert": self._q(
-                "INSERT INTO {rel} ({names}) SELECT {values} FROM {rel} WHERE {where} "
-                "RETURNING id",
+                "INSERT INTO {rel} ({names}) SELECT {values} FROM {rel} WHERE {where} RETURNING id",
                 names=names,
                 values=sql.SQL(", ").join(next_values),
             ),

@@ -20,7 +20,7 @@ PROFILE = {"tz": "Europe/Berlin", "tip_time": "09:30", "active": True, "name": "
 # Text a person might type, and a little more: quotes, backslashes, a NUL and other control
 # characters, SQL and JSON look-alikes, emoji, right-to-left text, 4 kB.
 ODD_TEXTS = [
-    "it's \"twitchy\" today",
+    'it\'s "twitchy" today',
     "C:\\Users\\sam\\ \\n not a newline \\u0000 not a NUL",
     "before\x00after",
     "\x01\x02\x1f\x7f tab\there\r\nline",
