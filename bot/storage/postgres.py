@@ -519,6 +519,9 @@ def migrate(conn: psycopg.Connection[Any]) -> list[int]:
 
 
 def schema_version(conn: psycopg.Connection[Any]) -> int:
+    """The newest applied migration; 0 for a database never migrated."""
+    if conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,):
+        return 0
     row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
     return int(row[0]) if row else 0
 
@@ -623,9 +626,26 @@ class PostgresStore(Store):
         # The whole wait (behind this person's earlier units, for a thread, for a connection)
         # is bounded by pool_timeout; a unit that starts late simply fails, it never runs later.
         deadline = time.monotonic() + self.pool_timeout
-        async with self._alocks[uid % LOCK_STRIPES]:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._in_worker, deadline, func, args)
+        try:
+            async with asyncio.timeout_at(_loop_time(deadline)):
+                await self._alocks[uid % LOCK_STRIPES].acquire()
+        except TimeoutError:
+            raise StorageError(self._busy) from None
+        try:
+            job = self._executor.submit(self._in_worker, deadline, func, args)
+            waiting = asyncio.wrap_future(job)
+            done, _ = await asyncio.wait({waiting}, timeout=deadline - time.monotonic())
+            if not done and job.cancel():  # still queued for a thread: it never runs
+                raise StorageError(self._busy)
+            # Running (or done): its own waits are bounded (pool, lock and statement
+            # timeouts), and only its real outcome may be reported, never a guess.
+            return await waiting
+        finally:
+            self._alocks[uid % LOCK_STRIPES].release()
+
+    @property
+    def _busy(self) -> str:
+        return f"no database connection within {self.pool_timeout:g} s (busy or unreachable)"
 
     def _in_worker(self, deadline: float, func: Callable[..., T], args: tuple[Any, ...]) -> T:
         self._local.deadline = deadline
@@ -643,14 +663,12 @@ class PostgresStore(Store):
         deadline = getattr(self._local, "deadline", None)
         timeout = self.pool_timeout if deadline is None else deadline - time.monotonic()
         if timeout <= 0:
-            raise StorageError("the database is busy: waited too long to start")
+            raise StorageError(self._busy)
         try:
             with self._pool.connection(timeout=timeout) as conn:
                 yield conn
         except PoolTimeout:
-            raise StorageError(
-                f"no database connection within {self.pool_timeout:g} s (busy or unreachable)"
-            ) from None
+            raise StorageError(self._busy) from None
         except psycopg.Error as exc:
             raise StorageError(
                 f"database error: {type(exc).__name__} (SQLSTATE {exc.sqlstate})"
@@ -743,6 +761,12 @@ class PostgresStore(Store):
     def schema_version(self) -> int:
         with self._connection() as conn:
             return schema_version(conn)
+
+
+def _loop_time(deadline: float) -> float:
+    """A time.monotonic() deadline on the running loop's clock."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (deadline - time.monotonic())
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

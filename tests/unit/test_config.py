@@ -46,3 +46,31 @@ def test_defaults_and_base_urls() -> None:
     assert custom.data_dir == Path("/tmp/x")
     with pytest.raises(ConfigError):
         load_settings({"TELEGRAM_BOT_TOKEN": GOOD, "TELEGRAM_BASE_URL": "ftp://x"})
+
+
+def test_database_url_selects_postgres_and_stays_secret() -> None:
+    from bot.storage import FileStore, store_for
+    from bot.storage.postgres import PostgresStore
+
+    assert load_settings({"TELEGRAM_BOT_TOKEN": GOOD}).database_url is None
+    assert isinstance(store_for(load_settings({"TELEGRAM_BOT_TOKEN": GOOD})), FileStore)
+    url = "postgresql://coach:pw-9f3@db.internal:5432/coach"
+    env = {"TELEGRAM_BOT_TOKEN": GOOD, "COACH_DATABASE_URL": url, "COACH_DB_POOL_SIZE": "3",
+           "COACH_DB_POOL_TIMEOUT": "2.5"}  # fmt: skip
+    settings = load_settings(env)
+    assert settings.database_url is not None and settings.database_url.reveal() == url
+    assert "pw-9f3" not in repr(settings)
+    store = store_for(settings)  # not opened: nothing is contacted
+    assert isinstance(store, PostgresStore)
+    assert (store.pool_size, store.pool_timeout) == (3, 2.5)
+    assert "pw-9f3" not in store.describe()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("COACH_DATABASE_URL", "mysql://x"), ("COACH_DB_POOL_SIZE", "0"),
+     ("COACH_DB_POOL_TIMEOUT", "soon")],
+)  # fmt: skip
+def test_bad_database_settings_are_one_clear_error(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({"TELEGRAM_BOT_TOKEN": GOOD, name: value})
