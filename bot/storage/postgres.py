@@ -572,7 +572,7 @@ class PostgresStore(Store):
             # Give up on a failed reconnection soon: the pool then connects again on demand,
             # so a server that is back is used within a unit instead of after a long backoff.
             reconnect_timeout=max(2 * self.pool_timeout, 5.0),
-            kwargs={"autocommit": True, "connect_timeout": max(1, round(self.pool_timeout))},
+            kwargs=self._connect_options(),
             configure=_configure,
             check=ConnectionPool.check_connection,
             open=False,
@@ -602,6 +602,17 @@ class PostgresStore(Store):
         self._pool = pool
         self._executor = ThreadPoolExecutor(self.pool_size, thread_name_prefix="coach-pg")
         return self
+
+    def _connect_options(self) -> dict[str, Any]:
+        from psycopg.conninfo import conninfo_to_dict
+
+        given = conninfo_to_dict(self.url)
+        options: dict[str, Any] = {"autocommit": True}  # units open their own transactions
+        if "connect_timeout" not in given:  # an unreachable host fails within the wait bound
+            options["connect_timeout"] = max(1, round(self.pool_timeout))
+        if "application_name" not in given:  # what pg_stat_activity shows operators
+            options["application_name"] = "twitch-coach"
+        return options
 
     def close_sync(self) -> None:
         if self._executor is not None:
