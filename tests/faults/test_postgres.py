@@ -39,8 +39,8 @@ from bot.sandbox import FakeUser, LoopbackBotAPI
 from bot.storage.postgres import PostgresStore
 from tests.e2e.harness import BotHarness, onboard
 from tests.faults.conftest import CAPTURE, FIGURES
-from tests.faults.flows import FlowStalled, checkin_until_note, checkin_with_note, wait_for
-from tests.faults.test_kill9 import kill, until_polling
+from tests.faults.flows import checkin_until_note, wait_for
+from tests.faults.test_kill9 import keep_checking_in, kill, until_polling
 from tests.pgcluster import PgCluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,18 +141,6 @@ def told_to_retry(user: FakeUser) -> int:
     return sum(SAVE_FAILED in text for text in texts)
 
 
-async def keep_checking_in(user: FakeUser, confirmed: list[str], tag: str) -> None:
-    for n in itertools.count():
-        note = f"{tag}-u{user.user_id}-n{n} twitching in my calf again"
-        CAPTURE.secrets.add(note)
-        try:
-            await checkin_with_note(user, note)
-        except FlowStalled:
-            user.mark_seen()  # a step failed ("couldn't save"): start the check-in again
-            continue
-        confirmed.append(note)
-
-
 # ---------------------------------------------------------------------- server stopped
 
 
@@ -166,7 +154,7 @@ async def _server_outage(
         for u in users:
             u.mark_seen()
         tasks = [
-            asyncio.create_task(keep_checking_in(u, confirmed[u.user_id], f"outage{rounds}"))
+            asyncio.create_task(keep_checking_in(u, confirmed[u.user_id], 900 + rounds))
             for u in users
         ]
         recoveries = []
@@ -284,31 +272,30 @@ async def onboard_via_flows(user: FakeUser) -> None:
     await onboard_robust(user)
 
 
-async def wait_until_blocked(url: str) -> None:
-    """Until a bot connection waits on a lock inside an open transaction."""
-    async with asyncio.timeout(15):
+async def wait_until(url: str, query: str, done: Any, timeout: float = 30) -> None:
+    """Poll the server (from a connection of our own) until `done(first column)` holds."""
+    async with asyncio.timeout(timeout):
         while True:
             with psycopg.connect(url, autocommit=True) as conn:
-                row = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                    "'twitch-coach' AND wait_event_type = 'Lock' AND xact_start IS NOT NULL"
-                ).fetchone()
-            if row and row[0]:
+                row = conn.execute(query).fetchone()  # type: ignore[arg-type]  # our literal
+            if row is not None and done(row[0]):
                 return
             await asyncio.sleep(0.05)
+
+
+async def wait_until_blocked(url: str) -> None:
+    """Until a bot connection waits on a lock inside an open transaction."""
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'twitch-coach' "
+        "AND wait_event_type = 'Lock' AND xact_start IS NOT NULL"
+    )
+    await wait_until(url, query, lambda n: n > 0, timeout=15)
 
 
 async def wait_until_gone(url: str) -> None:
     """Until the server has ended every session of the killed bot."""
-    async with asyncio.timeout(30):
-        while True:
-            with psycopg.connect(url, autocommit=True) as conn:
-                row = conn.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'twitch-coach'"
-                ).fetchone()
-            if row == (0,):
-                return
-            await asyncio.sleep(0.05)
+    query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'twitch-coach'"
+    await wait_until(url, query, lambda n: n == 0)
 
 
 async def _kill_trials(loopback: LoopbackBotAPI, tmp_path: Path, url: str, trials: int) -> Audit:
@@ -408,15 +395,8 @@ async def test_pool_exhausted_waits_bounded_then_the_same_clear_message(
 
 
 async def wait_until_blocked_on_advisory(url: str, count: int) -> None:
-    async with asyncio.timeout(15):
-        while True:
-            with psycopg.connect(url, autocommit=True) as conn:
-                row = conn.execute(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                ).fetchone()
-            if row and row[0] >= count:
-                return
-            await asyncio.sleep(0.05)
+    query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    await wait_until(url, query, lambda n: n >= count, timeout=15)
 
 
 # ---------------------------------------------------------------------- odd text, both engines
