@@ -43,6 +43,15 @@ class Store(ABC):
     """Persistent data of every person. All public coroutines are safe to run concurrently;
     each has a blocking `*_sync` twin for CLI commands, copy-store and benchmarks."""
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Store:
+        # `Store(data_dir)` still means the file store, as it did before there were two engines,
+        # so code written against that (other branches, scripts) keeps working.
+        if cls is Store:
+            from bot.storage.files import FileStore
+
+            return super().__new__(FileStore)
+        return super().__new__(cls)
+
     def __init__(self) -> None:
         # Called as listener(uid, entry or None) after a person's index entry changed (from a
         # worker thread): lets the tip scheduler follow profile changes made by any feature.

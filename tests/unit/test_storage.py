@@ -391,3 +391,13 @@ async def test_userdata_state_keys_cleared_together_and_empty_state_dropped(stor
     assert "state" not in json.loads(store.user_path(UID).read_text())
 
 
+
+
+def test_store_of_a_folder_is_the_file_store(tmp_path: Path) -> None:
+    """`Store(data_dir)`, as code wrote it before there were two engines, is the file store."""
+    from bot.storage import Store as AnyStore
+
+    with AnyStore(tmp_path / "data") as store:
+        assert type(store) is Store and store.data_dir == tmp_path / "data"
+        store.save_profile_sync(UID, PROFILE)
+        assert store.get_profile_sync(UID) == PROFILE
