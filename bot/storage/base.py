@@ -31,6 +31,7 @@ INDEX_FIELDS = (
 )
 
 PROFILE, STATE = "profile", "state"
+RESERVED_TABLES = frozenset({"_meta", PROFILE, STATE})  # only reachable via their own methods
 SINGLE_DOC_ID = 1  # the profile and the state are single documents with this id in an export
 
 # What `export_user` returns and `import_user` takes: {table: [document with its "id", ...]},
@@ -237,9 +238,6 @@ def check_uid(uid: int) -> int:
 def check_table(name: str) -> None:
     if not isinstance(name, str) or not name or name in RESERVED_TABLES:
         raise ValueError(f"invalid table name: {name!r}")
-
-
-RESERVED_TABLES = frozenset({"_meta", PROFILE, STATE})  # only reachable via their own methods
 
 
 def index_entry(profile: dict[str, Any] | None) -> dict[str, Any] | None:
