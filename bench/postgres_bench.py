@@ -30,11 +30,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.startup_bench import StartupResult, _run
 from bench.stats import ms, percentile
-from bench.storage_bench import _VARIANTS, _profile, episode, measure_store
+from bench.storage_bench import (
+    _VARIANTS,
+    _profile,
+    bench_store,
+    build_store_fixture,
+    episode,
+    measure_store,
+)
+from bot.content import load_content
+from bot.scheduling import claim
 from bot.storage import FileStore, Store
 from bot.storage.copy import copy_store
 from bot.storage.postgres import PEOPLE_COLUMNS, TYPED_TABLES, PostgresStore
+from bot.telegram.insights.mydata import export_json
 from tests.pgcluster import PgCluster
 
 EPISODE_COLUMNS = TYPED_TABLES["episodes"].columns
@@ -147,8 +158,6 @@ def _due_profile(uid: int) -> dict[str, Any]:
 
 
 async def _claims(store: Store, people: int, library: Any, workers: int = 4) -> tuple[float, int]:
-    from bot.scheduling import claim
-
     now = datetime(2026, 6, 10, 6, 1, tzinfo=UTC)  # 08:01 in Berlin
     rng = random.Random(1)
     queue = list(range(1, people + 1))
@@ -168,8 +177,6 @@ async def _claims(store: Store, people: int, library: Any, workers: int = 4) -> 
 
 def bench_claims(cluster: PgCluster, root: Path, people: int) -> list[ClaimResult]:
     """The same claims on both engines: `people` due now, 10 episodes each (topic weights)."""
-    from bench.storage_bench import build_store_fixture
-
     results = []
     data_dir = root / "claims"
     # The file fixture with due profiles: benchmark 1's writer, then the profiles rewritten.
@@ -180,8 +187,6 @@ def bench_claims(cluster: PgCluster, root: Path, people: int) -> list[ClaimResul
     url = cluster.create_database("claims")
     PostgresStore(url).open().close_sync()
     load_postgres(url, people, people * 10, profile=_due_profile)
-    from bot.content import load_content
-
     library = load_content().tips
     for engine, store in (("files", FileStore(data_dir)), ("postgres", PostgresStore(url))):
         with store:
@@ -206,9 +211,7 @@ def bench_claims(cluster: PgCluster, root: Path, people: int) -> list[ClaimResul
 # ---------------------------------------------------------------------- c. start-up
 
 
-def bench_pg_startup(cluster: PgCluster, root: Path, users: int, episodes: int) -> Any:
-    from bench.startup_bench import StartupResult, _run
-
+def bench_pg_startup(cluster: PgCluster, root: Path, users: int, episodes: int) -> StartupResult:
     url = cluster.create_database("startup")
     PostgresStore(url).open().close_sync()
     load_postgres(url, users, episodes)
@@ -276,8 +279,6 @@ def population(users: int, episodes: int) -> Iterator[tuple[int, dict[str, Any]]
 
 def export_bytes(store: Store, uid: int) -> bytes:
     """The person's /export JSON exactly as the bot sends it (a fixed instant)."""
-    from bot.telegram.insights.mydata import export_json
-
     tables = store.export_user_sync(uid)
     profile = store.get_profile_sync(uid)
     return export_json(uid, profile, tables, datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
@@ -312,8 +313,6 @@ def run(root: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     with PgCluster(durable=True) as cluster:
         file_saves = {}
         for size in cfg["store_sizes_pg"]:
-            from bench.storage_bench import bench_store
-
             [r] = bench_store(root, [size], users=cfg["users"], samples=cfg["store_samples"])
             file_saves[size] = (r.p50_ms, r.p99_ms)
         return {
