@@ -20,8 +20,6 @@ import dataclasses
 import itertools
 import json
 import random
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -39,11 +37,17 @@ from bot.sandbox import FakeUser, LoopbackBotAPI
 from bot.storage.postgres import PostgresStore
 from tests.e2e.harness import BotHarness, onboard
 from tests.faults.conftest import CAPTURE, FIGURES
-from tests.faults.flows import checkin_until_note, wait_for
-from tests.faults.test_kill9 import keep_checking_in, kill, until_polling
+from tests.faults.flows import checkin_until_note, onboard_robust, wait_for
+from tests.faults.test_kill9 import (
+    Tally,
+    keep_checking_in,
+    kill,
+    kill_trials,
+    start_bot,
+    until_polling,
+)
 from tests.pgcluster import PgCluster
 
-ROOT = Path(__file__).resolve().parents[2]
 SAVE_FAILED = "I couldn't save that just now"
 _names = (f"fault_{n}" for n in itertools.count(1))
 
@@ -213,16 +217,6 @@ async def test_server_stopped_and_started_five_times(
 # ---------------------------------------------------------------------- kill -9
 
 
-def start_bot(
-    server: LoopbackBotAPI, data_dir: Path, log_path: Path, url: str
-) -> subprocess.Popen[bytes]:
-    env = server.env_for(data_dir, PYTHONPATH=str(ROOT), COACH_DATABASE_URL=url)
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log
-        )
-
-
 async def test_kill9_in_the_middle_of_a_transaction_writes_nothing(
     loopback: LoopbackBotAPI, tmp_path: Path, url: str
 ) -> None:
@@ -231,10 +225,10 @@ async def test_kill9_in_the_middle_of_a_transaction_writes_nothing(
     the draft is intact, the lock is gone, and the restarted bot saves it once."""
     user = loopback.user(8_201)
     log_path = tmp_path / "bot.log"
-    proc = start_bot(loopback, tmp_path / "data", log_path, url)
+    proc = start_bot(loopback, tmp_path / "data", log_path, COACH_DATABASE_URL=url)
     try:
         await until_polling(loopback, proc)
-        await onboard_via_flows(user)
+        await onboard_robust(user)
         await checkin_until_note(user)
         with psycopg.connect(url) as holder:
             holder.execute("SELECT 1 FROM people WHERE user_id = %s FOR UPDATE", (user.user_id,))
@@ -250,7 +244,7 @@ async def test_kill9_in_the_middle_of_a_transaction_writes_nothing(
         assert store.get_state_sync(user.user_id, "checkin") is not None  # the draft is kept
     assert audit(url, {}).leftovers == []
 
-    proc = start_bot(loopback, tmp_path / "data", log_path, url)
+    proc = start_bot(loopback, tmp_path / "data", log_path, COACH_DATABASE_URL=url)
     try:
         await until_polling(loopback, proc)
         user.mark_seen()
@@ -264,12 +258,6 @@ async def test_kill9_in_the_middle_of_a_transaction_writes_nothing(
     FIGURES["kill -9 of the bot held inside a PostgreSQL transaction"] = (
         "nothing of the unit stored, draft intact, no lock left; saved once after restart"
     )
-
-
-async def onboard_via_flows(user: FakeUser) -> None:
-    from tests.faults.flows import onboard_robust
-
-    await onboard_robust(user)
 
 
 async def wait_until(url: str, query: str, done: Any, timeout: float = 30) -> None:
@@ -298,57 +286,33 @@ async def wait_until_gone(url: str) -> None:
     await wait_until(url, query, lambda n: n == 0)
 
 
-async def _kill_trials(loopback: LoopbackBotAPI, tmp_path: Path, url: str, trials: int) -> Audit:
-    rng = random.Random(f"pg-kill-{trials}")
-    log_path = tmp_path / "bot.log"
-    users = [loopback.user(8_300 + n) for n in range(5)]
-    confirmed: dict[int, list[str]] = {u.user_id: [] for u in users}
-    proc = start_bot(loopback, tmp_path / "data", log_path, url)
-    try:
-        await until_polling(loopback, proc)
-        await asyncio.gather(*(onboard_via_flows(u) for u in users))
-    finally:
-        kill(proc)
-    for trial in range(trials):
-        proc = start_bot(loopback, tmp_path / "data", log_path, url)
-        tasks: list[asyncio.Task[None]] = []
-        try:
-            await until_polling(loopback, proc)
-            if loopback.pending_updates:  # what the killed bot left in the queue first
-                with contextlib.suppress(TimeoutError):
-                    await loopback.wait_until_delivered(timeout=3)
-                await asyncio.sleep(0.3)
-            for u in users:
-                u.mark_seen()
-                tasks.append(
-                    asyncio.create_task(keep_checking_in(u, confirmed[u.user_id], f"pgkill{trial}"))
-                )
-            await asyncio.sleep(rng.uniform(0.8, 4.0))
-        finally:
-            kill(proc)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+async def _kill_suite(tmp_path: Path, url: str, trials: int) -> None:
+    """The kill -9 suite of test_kill9.py, on PostgreSQL; after each trial (once the server has
+    ended the killed bot's sessions) everything is audited from outside."""
+    result = Audit()
+
+    async def check(tally: Tally) -> None:
+        nonlocal result
         await wait_until_gone(url)
-    CAPTURE.subprocess_logs.append(log_path.read_text(errors="replace"))
-    return audit(url, confirmed)
+        result = audit(url, tally.notes)
+        tally.lost = result.lost
 
-
-async def _kill_suite(loopback: LoopbackBotAPI, tmp_path: Path, url: str, trials: int) -> None:
-    result = await _kill_trials(loopback, tmp_path, url, trials)
+    tally = await kill_trials(
+        tmp_path, trials, f"pg-kill-{trials}", env={"COACH_DATABASE_URL": url}, check=check
+    )
     FIGURES[f"kill -9 at random moments, PostgreSQL ({trials} trials)"] = result.figure()
-    assert result.confirmed >= trials, "the users hardly got to save anything"
+    assert tally.confirmed >= trials, "the users hardly got to save anything"
     assert (result.lost, result.half_written, result.duplicated) == (0, 0, 0), result.figure()
     assert result.leftovers == []
 
 
-async def test_kill9_quick_postgres(loopback: LoopbackBotAPI, tmp_path: Path, url: str) -> None:
-    await _kill_suite(loopback, tmp_path, url, trials=3)
+async def test_kill9_quick_postgres(tmp_path: Path, url: str) -> None:
+    await _kill_suite(tmp_path, url, trials=3)
 
 
 @pytest.mark.slow
-async def test_kill9_30_trials_postgres(loopback: LoopbackBotAPI, tmp_path: Path, url: str) -> None:
-    await _kill_suite(loopback, tmp_path, url, trials=30)
+async def test_kill9_30_trials_postgres(tmp_path: Path, url: str) -> None:
+    await _kill_suite(tmp_path, url, trials=30)
 
 
 # ---------------------------------------------------------------------- pool exhausted
