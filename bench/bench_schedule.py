@@ -91,10 +91,10 @@ def switched_on(kinds: dict[str, Any], profile: dict[str, Any], at: clock_time) 
 
 def make_users(data_dir: Path, profiles: dict[int, dict[str, Any]]) -> float:
     """Write user files the way the Store does (no fsync: setup only), then its index."""
-    from bot.storage import Store
+    from bot.storage import FileStore
 
     started = time.perf_counter()
-    store = Store(data_dir, fsync=False).open()
+    store = FileStore(data_dir, fsync=False).open()
     try:
         for uid, prof in profiles.items():
             data = {"_meta": {"1": {"schema": 1}}, "profile": {"1": prof}}
@@ -125,10 +125,10 @@ def rebuild_child(data_dir: str) -> None:
     """Runs in a fresh process: what a bot start costs for the push schedule."""
     from bot.app import build_application
     from bot.config import Secret, Settings
-    from bot.storage import Store
+    from bot.storage import FileStore
     from bot.telegram.context import services_of
 
-    store = Store(Path(data_dir))
+    store = FileStore(Path(data_dir))
     app = build_application(Settings(token=Secret(TOKEN), data_dir=Path(data_dir)), store=store)
     pushes = services_of(app).pushes
     baseline = _peak_rss_mb()  # the whole bot imported and built, content loaded

@@ -33,7 +33,7 @@ from bench.stats import ms, percentile
 from bench.workload import button_echo_session, coach_session, echo_session, run_session
 from bot.app import build_application, start_polling, stop_polling
 from bot.sandbox import LoopbackBotAPI
-from bot.storage import Store
+from bot.storage import FileStore
 
 TOKEN = "123456:TEST-loopback-token-0123456789abcdefXYZ"
 
@@ -156,7 +156,7 @@ async def bench_e2e(
                 ),
             ]  # fmt: skip
             settings = server.settings_for(Path(tmp) / "data")
-            store = Store(settings.data_dir, fsync=True).open()
+            store = FileStore(settings.data_dir, fsync=True).open()
             app = build_application(settings, store=store, rate_limiter=False)
             results.append(
                 await _phase(server, app, "coach", 3_000_000, users, coach_session(rounds))

@@ -2,7 +2,7 @@
 
 python -m bench.run                # full sizes (a few minutes)
 python -m bench.run --quick        # tiny sizes, seconds (what the smoke test runs)
-python -m bench.run --only storage # or e2e, schedule, startup
+python -m bench.run --only storage # or e2e, schedule, startup, postgres
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ FULL = {
     "e2e_rounds": 2,
     "startup_users": 100_000,
     "startup_episodes": 1_000_000,
+    # 5. PostgreSQL beside the file store (bench/postgres_bench.py)
+    "store_sizes_pg": [1_000, 1_000_000],
+    "claim_people": 10_000,
+    "copy_users": 10_000,
+    "copy_episodes": 100_000,
 }
 QUICK = {
     "store_sizes": [100, 1_000],
@@ -47,6 +52,10 @@ QUICK = {
     "e2e_rounds": 1,
     "startup_users": 300,
     "startup_episodes": 1_000,
+    "store_sizes_pg": [100, 1_000],
+    "claim_people": 50,
+    "copy_users": 100,
+    "copy_episodes": 1_000,
 }
 
 
@@ -186,16 +195,66 @@ def startup_section(r: StartupResult) -> list[str]:
     ]
 
 
+def postgres_section(figures: dict[str, Any]) -> list[str]:
+    """Benchmark 5: both engines side by side on the same workloads."""
+    lines = [
+        "5. PostgreSQL beside the file store (bench/postgres_bench.py; durable settings, TCP on "
+        "127.0.0.1)",
+        "  a. save one check-in, p50 / p99 ms",
+        f"  {'stored episodes':>17} {'file store':>17} {'PostgreSQL':>17}",
+    ]
+    saves = figures["saves"]
+    for stored, p50, p99, _build in saves:
+        f50, f99 = figures["file_saves"][stored]
+        lines.append(f"  {stored:>17,} {f50:>8.2f} / {f99:<6.2f} {p50:>8.2f} / {p99:<6.2f}")
+    small, large = saves[0], saves[-1]
+    lines += [
+        check(f"PostgreSQL p99 at {large[0]:,} <= 5 ms", large[2] <= 5, f"{large[2]:.2f} ms"),
+        check(
+            f"PostgreSQL p99({large[0]:,}) / p99({small[0]:,}) <= 1.5",
+            large[2] / small[2] <= 1.5,
+            f"{large[2] / small[2]:.2f}",
+        ),
+        "  b. morning-tip claims (store.transact(uid, claim), 4 at a time), CPU ms per claim",
+        f"  {'engine':<10} {'claims':>7} {'claims/s':>9} {'bot CPU':>8} {'server CPU':>11}",
+    ]
+    for c in figures["claims"]:
+        server = "-" if c.server_cpu_ms is None else f"{c.server_cpu_ms:.2f}"
+        lines.append(
+            f"  {c.engine:<10} {c.sent:>7,} {c.people / c.seconds:>9.0f} {c.bot_cpu_ms:>8.2f} "
+            f"{server:>11}"
+        )
+    up = figures["startup"]
+    lines += [
+        f"  c. start-up of python -m bot run on PostgreSQL, {up.users:,} people with "
+        f"{up.episodes:,} episodes: serving after {up.seconds_to_serving:.2f} s, peak RSS "
+        f"{up.peak_rss_mb:.0f} MB, push schedule rebuilt for {up.pushes_rebuilt}",
+        check("serving <= 5 s", up.seconds_to_serving <= 5, f"{up.seconds_to_serving:.2f} s"),
+        check("peak resident memory <= 300 MB", up.peak_rss_mb <= 300, f"{up.peak_rss_mb:.0f} MB"),
+    ]
+    r = figures["round_trip"]
+    lines += [
+        f"  d. copy-store round trip, {r.people:,} people / {r.documents:,} documents: "
+        f"file -> PostgreSQL {r.to_postgres_s:.1f} s, PostgreSQL -> file {r.back_to_files_s:.1f} s",
+        check(
+            "every person's /export JSON byte-identical after the round trip",
+            not r.different and r.identical == r.people,
+            f"{r.identical:,} of {r.people:,} identical",
+        ),
+    ]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds)")
     parser.add_argument(
-        "--only", choices=["storage", "e2e", "schedule", "startup"], action="append"
+        "--only", choices=["storage", "e2e", "schedule", "startup", "postgres"], action="append"
     )
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: /tmp)")
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
-    wanted = set(args.only or ["storage", "e2e", "schedule", "startup"])
+    wanted = set(args.only or ["storage", "e2e", "schedule", "startup", "postgres"])
     started = time.perf_counter()
     load_before = os.getloadavg()
     lines = [
@@ -229,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         if "startup" in wanted:
             r = bench_startup(root, cfg["startup_users"], cfg["startup_episodes"])
             lines += [*startup_section(r), ""]
+        if "postgres" in wanted:
+            from bench import postgres_bench  # needs the PostgreSQL server binaries
+
+            lines += [*postgres_section(postgres_bench.run(root, cfg)), ""]
     lines.append(
         f"done in {time.perf_counter() - started:.0f} s; load average at end "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"

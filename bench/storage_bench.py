@@ -23,8 +23,8 @@ from typing import Any
 from tinydb import TinyDB
 
 from bench.stats import ms, percentile
-from bot.storage import INDEX_FIELDS, Store
-from bot.storage.store import INDEX_SHARDS, USER_DIRS
+from bot.storage import INDEX_FIELDS, FileStore, Store
+from bot.storage.files import INDEX_SHARDS, USER_DIRS
 
 ZONES = ("Europe/Berlin", "America/Chicago", "Asia/Tokyo", "Europe/London")
 REGIONS = ("eyelid", "calf", "thigh", "hand", "foot", "arm", "back", "face")
@@ -121,23 +121,20 @@ def build_store_fixture(
     return time.perf_counter() - started
 
 
-async def measure_store(data_dir: Path, users: int, samples: int, seed: int = 1) -> list[float]:
-    """Seconds per `await store.insert(...)` for random users, one save at a time, fsync ON."""
+async def measure_store(store: Store, users: int, samples: int, seed: int = 1) -> list[float]:
+    """Seconds per `await store.insert(...)` for random users, one save at a time (any engine,
+    open; the file store with fsync ON)."""
     rng = random.Random(seed)
-    store = Store(data_dir, fsync=True).open()
-    try:
-        for n in range(20):  # warm-up: thread pool, imports, first-touch of code paths
-            await store.insert(rng.randint(1, users), "episodes", episode(n))
-        timings = []
-        for n in range(samples):
-            uid = rng.randint(1, users)
-            doc = episode(n)
-            started = time.perf_counter()
-            await store.insert(uid, "episodes", doc)
-            timings.append(time.perf_counter() - started)
-        return timings
-    finally:
-        await store.close()
+    for n in range(20):  # warm-up: thread pool, imports, first-touch of code paths
+        await store.insert(rng.randint(1, users), "episodes", episode(n))
+    timings = []
+    for n in range(samples):
+        uid = rng.randint(1, users)
+        doc = episode(n)
+        started = time.perf_counter()
+        await store.insert(uid, "episodes", doc)
+        timings.append(time.perf_counter() - started)
+    return timings
 
 
 def bench_store(
@@ -147,7 +144,8 @@ def bench_store(
     data_dir = root / "store"
     for size in sizes:
         build = build_store_fixture(data_dir, users, size)
-        timings = asyncio.run(measure_store(data_dir, users, samples))
+        with FileStore(data_dir, fsync=True) as store:
+            timings = asyncio.run(measure_store(store, users, samples))
         results.append(
             StorageResult(
                 engine="coach Store (file per user, fsync)",

@@ -31,7 +31,7 @@ from bench.e2e_bench import TOKEN, E2EResult, _phase, build_echo
 from bench.workload import coach_session, echo_session
 from bot.app import build_application
 from bot.sandbox import LoopbackBotAPI
-from bot.storage import Store
+from bot.storage import FileStore
 from bot.telegram import updates
 
 
@@ -83,7 +83,7 @@ async def compare(users: int, rounds: int = 2) -> list[E2EResult]:
                 settings = server.settings_for(data_dir)
                 with ctx:
                     app = build_application(
-                        settings, store=Store(data_dir).open(), rate_limiter=False
+                        settings, store=FileStore(data_dir).open(), rate_limiter=False
                     )
                     uid = 1_000_000 * (n + 2)
                     results.append(

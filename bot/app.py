@@ -17,7 +17,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content import Content, load_content
 from bot.pushes import Outgoing, PushScheduler
-from bot.storage import Store
+from bot.storage import Store, open_store
 from bot.telegram import checkin, common, diary, insights, onboarding, relief, tips
 from bot.telegram.callbacks import CallbackCodec
 from bot.telegram.context import CoachContext, Services
@@ -48,8 +48,7 @@ def build_application(
 ) -> App:
     content = content or load_content()
     if store is None:
-        store = Store(settings.data_dir)
-        store.open()
+        store = open_store(settings)  # files, or PostgreSQL with COACH_DATABASE_URL
     token = settings.token.reveal()
     builder = (
         ApplicationBuilder()

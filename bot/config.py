@@ -56,6 +56,10 @@ class Settings:
     # How often the push scheduler looks for who is due, on the boundaries of this interval by
     # the clock (60: at every whole minute, so an 08:00 push leaves at 08:00:00).
     push_tick_seconds: float = 60.0
+    # COACH_DATABASE_URL: PostgreSQL instead of the file store (a secret: it may hold a password).
+    database_url: Secret | None = None
+    db_pool_size: int = 8
+    db_pool_timeout: float = 5.0
 
 
 def parse_token(raw: str | None) -> Secret:
@@ -93,7 +97,20 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         push_tick_seconds=_tick_seconds(
             env.get("COACH_PUSH_TICK_SECONDS") or env.get("COACH_TIP_TICK_SECONDS")
         ),
+        database_url=database_url(env),
+        db_pool_size=int(_setting(env, "COACH_DB_POOL_SIZE", 8, 0, 1000)),
+        db_pool_timeout=_setting(env, "COACH_DB_POOL_TIMEOUT", 5, 0, 600),
     )
+
+
+def database_url(env: dict[str, str]) -> Secret | None:
+    """COACH_DATABASE_URL, checked without echoing it (it may hold a password)."""
+    raw = (env.get("COACH_DATABASE_URL") or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("COACH_DATABASE_URL must start with postgresql:// (or be unset)")
+    return Secret(raw)
 
 
 def _number(raw: str | None, name: str, default: float, low: float, high: float) -> float:
@@ -107,6 +124,10 @@ def _number(raw: str | None, name: str, default: float, low: float, high: float)
     if not low < value <= high:
         raise ConfigError(f"{name} must be above {low:g} and at most {high:g}")
     return value
+
+
+def _setting(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:
+    return _number(env.get(name), name, default, low, high)
 
 
 def _tick_seconds(raw: str | None) -> float:

@@ -1,19 +1,23 @@
 """End-to-end harness: the real Application (built by production's build_application) polls the
-loopback Bot API over real HTTP; tests act as Telegram users and read the TinyDB files."""
+loopback Bot API over real HTTP; tests act as Telegram users and read what was stored through
+the store, so the same test runs on the file store and on PostgreSQL."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.app import App, build_application, start_polling, stop_polling
 from bot.clock import ManualClock
-from bot.config import Settings
+from bot.config import Secret, Settings
 from bot.pushes import PushScheduler
 from bot.sandbox import FakeUser, LoopbackBotAPI
+from bot.storage import Store, store_for
 from bot.telegram.context import services_of
+
+T = TypeVar("T")
 
 TOKEN = "123456:TEST-loopback-token-0123456789abcdefXYZ"
 
@@ -21,15 +25,24 @@ TOKEN = "123456:TEST-loopback-token-0123456789abcdefXYZ"
 class BotHarness:
     """One bot process's worth of state: start, stop, restart, and look at what it stored."""
 
-    def __init__(self, server: LoopbackBotAPI, data_dir: Path, clock: ManualClock) -> None:
+    def __init__(
+        self,
+        server: LoopbackBotAPI,
+        data_dir: Path,
+        clock: ManualClock,
+        *,
+        database_url: str | None = None,
+    ) -> None:
         self.server = server
         self.data_dir = data_dir
         self.clock = clock
+        self.database_url = database_url  # None: the file store in data_dir
         self.app: App | None = None
 
     @property
     def settings(self) -> Settings:
-        return self.server.settings_for(self.data_dir)
+        url = None if self.database_url is None else Secret(self.database_url)
+        return self.server.settings_for(self.data_dir, database_url=url)
 
     async def start(self, **overrides: Any) -> App:
         self.app = build_application(self.settings, clock=self.clock, **overrides)
@@ -49,16 +62,60 @@ class BotHarness:
         return self.server.user(user_id, first_name=first_name)
 
     def user_file(self, user_id: int) -> Path:
+        """The user's file (file store only: tests about files are marked files_only)."""
+        assert self.database_url is None, "a file-store detail in a test that runs on PostgreSQL"
         return self.data_dir / "users" / f"{user_id % 256:02x}" / f"{user_id}.json"
 
+    def read(self, fn: Callable[[Store], T]) -> T:
+        """Run fn on the running bot's store, or on a store opened for it while the bot is
+        stopped."""
+        if self.app is not None:
+            return fn(self.app.bot_data["services"].store)
+        with store_for(self.settings) as store:
+            return fn(store)
+
     def stored(self, user_id: int) -> dict[str, Any]:
-        """The user's TinyDB file as it is on disk."""
-        return json.loads(self.user_file(user_id).read_text(encoding="utf-8"))
+        """What is stored for the user, in the shape of a file-store file:
+        {table: {"<id>": document}}, the profile and the flow state as one-document tables."""
+        tables = self.read(lambda store: store.export_user_sync(user_id))
+        return {
+            name: {str(doc["id"]): {k: v for k, v in doc.items() if k != "id"} for doc in docs}
+            for name, docs in tables.items()
+        }
+
+    def has_data(self, user_id: int) -> bool:
+        return bool(self.stored(user_id))
 
     def stored_profile(self, user_id: int) -> dict[str, Any]:
         docs = self.stored(user_id)["profile"]
         assert len(docs) == 1
         return next(iter(docs.values()))
+
+    def leftovers(self, user_id: int) -> list[str]:
+        """Everything that still names this user, found without the store's help: files whose
+        name or content holds the id, or database rows with that user_id in any table."""
+        if self.database_url is None:
+            return [
+                str(path)
+                for path in self.data_dir.rglob("*")
+                if path.is_file()
+                and (str(user_id) in path.name or str(user_id).encode() in path.read_bytes())
+            ]
+        import psycopg
+        from psycopg import sql
+
+        found = []
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            tables = conn.execute(
+                "SELECT table_name FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND column_name = 'user_id'"
+            ).fetchall()
+            for (table,) in tables:
+                query = sql.SQL("SELECT count(*) FROM {} WHERE user_id = %s")
+                row = conn.execute(query.format(sql.Identifier(table)), (user_id,)).fetchone()
+                if row and row[0]:
+                    found.append(f"{table}: {row[0]} rows")
+        return found
 
 
 class PushHarness(BotHarness):

@@ -28,7 +28,7 @@ async def settled(harness: BotHarness, user_id: int) -> dict[str, Any]:
     """The stored draft once the bot has recorded which message shows it (it does so right
     after sending, so a test reading the file straight away could be a moment early)."""
     for _ in range(200):
-        current = draft(harness, user_id) if harness.user_file(user_id).exists() else None
+        current = draft(harness, user_id) if harness.has_data(user_id) else None
         if current and current.get("message_id"):
             return current
         await asyncio.sleep(0.01)

@@ -278,7 +278,7 @@ async def test_export_has_diary_days_and_factors_and_forget_removes_them(
     await user.next_message()
     await user.press("Yes, delete everything")
     assert "deleted" in (await user.next_message()).text
-    assert not harness.user_file(8107).exists()
+    assert not harness.has_data(8107) and harness.leftovers(8107) == []
 
 
 async def test_stale_and_forged_diary_buttons_change_nothing(harness: BotHarness) -> None:

@@ -402,17 +402,6 @@ async def test_export_counts_match_what_is_stored(harness: BotHarness) -> None:
     assert "6 episodes" in csv_doc.text
 
 
-def files_mentioning(harness: BotHarness, user_id: int) -> list[str]:
-    """Every file in the data folder whose name or content names this user."""
-    found = []
-    for path in harness.data_dir.rglob("*"):
-        if path.is_file() and (
-            str(user_id) in path.name or str(user_id).encode() in path.read_bytes()
-        ):
-            found.append(str(path))
-    return found
-
-
 async def test_forget_deletes_everything_of_that_user_only(harness: BotHarness) -> None:
     gone = await ready_user(harness, 7777101)
     kept = await onboard(harness, 7777202)
@@ -426,7 +415,7 @@ async def test_forget_deletes_everything_of_that_user_only(harness: BotHarness) 
 
     for uid in (7777101, 7777202):  # per-user jobs are named by the shared helper
         harness.app.job_queue.run_once(noop, 3600, name=user_job_name("rl.fu", uid))
-    assert files_mentioning(harness, 7777101)
+    assert harness.leftovers(7777101)
 
     await gone.send("/forget")
     ask = await gone.next_message()
@@ -443,7 +432,7 @@ async def test_forget_deletes_everything_of_that_user_only(harness: BotHarness) 
     await gone.press("Yes, delete everything")
     assert "Everything I had stored about you is deleted" in (await gone.next_message()).text
 
-    assert files_mentioning(harness, 7777101) == []
+    assert harness.leftovers(7777101) == []
     names = [job.name for job in harness.app.job_queue.jobs()]
     assert "rl.fu.u7777101" not in names and "rl.fu.u7777202" in names
     assert len(harness.stored(7777202)["episodes"]) == 6
@@ -474,7 +463,7 @@ async def test_privacy_and_forget_work_before_the_note_is_accepted(harness: BotH
     await user.next_message()
     await user.press("Yes, delete everything")
     assert "deleted" in (await user.next_message()).text
-    assert not harness.user_file(7110).exists()
+    assert not harness.has_data(7110) and harness.leftovers(7110) == []
 
 
 async def quiet(harness: BotHarness, when: datetime, user: FakeUser) -> None:

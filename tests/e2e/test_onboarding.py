@@ -6,6 +6,8 @@ import io
 import logging
 import stat
 
+import pytest
+
 from bot.config import Secret
 from bot.logs import setup_logging
 from tests.e2e.harness import TOKEN, BotHarness, onboard
@@ -52,6 +54,11 @@ async def test_start_accept_type_city_pick_time_main_menu(harness: BotHarness) -
     assert profile["tip_time"] == "09:00"
     assert profile["diary_enabled"] is True and profile["diary_time"] == "20:00"
     assert profile["accepted"] is True and profile["onboarded"] is True
+
+
+@pytest.mark.files_only
+async def test_data_files_are_owner_only(harness: BotHarness) -> None:
+    await onboard(harness, 1001)
     assert stat.S_IMODE(harness.user_file(1001).stat().st_mode) == 0o600
     assert stat.S_IMODE(harness.data_dir.stat().st_mode) == 0o700
 
@@ -106,7 +113,7 @@ async def test_help_as_a_first_message_creates_no_file(harness: BotHarness) -> N
     await user.send("/help")
     explained = await user.next_message()
     assert "What I am" in explained.text and "/start" in explained.text
-    assert not harness.user_file(1007).exists()
+    assert not harness.has_data(1007)
 
 
 async def test_bad_zone_gets_a_helpful_retry(harness: BotHarness) -> None:
@@ -210,6 +217,7 @@ async def test_restart_keeps_everyone(harness: BotHarness) -> None:
     assert "Welcome back" in (await user.next_message()).text
 
 
+@pytest.mark.files_only
 async def test_corrupt_file_is_moved_aside_and_others_are_served(harness: BotHarness) -> None:
     healthy = await onboard(harness, 1011)
     broken = await onboard(harness, 1012)

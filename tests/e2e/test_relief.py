@@ -10,7 +10,6 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from bot.config import Settings
 from bot.sandbox import FakeUser, LoopbackBotAPI
 from bot.sandbox.client import BotMessage
 from bot.telegram.callbacks import CallbackCodec
+from tests.conftest import Backend
 from tests.e2e.harness import BotHarness, onboard
 
 FAST = 0.001  # a 30 s hold takes 35 ms, a 10 min follow-up 0.6 s
@@ -27,8 +27,8 @@ SLOWER = 0.01  # a 10 min follow-up takes 6 s of real time: restarts happen well
 
 
 class ScaledHarness(BotHarness):
-    def __init__(self, *args: Any, time_scale: float) -> None:
-        super().__init__(*args)
+    def __init__(self, *args: Any, time_scale: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.time_scale = time_scale
 
     @property
@@ -36,15 +36,17 @@ class ScaledHarness(BotHarness):
         return dataclasses.replace(super().settings, time_scale=self.time_scale)
 
 
-async def _harness(server: LoopbackBotAPI, tmp_path: Path, scale: float) -> BotHarness:
-    bot = ScaledHarness(server, tmp_path / "data", ManualClock(), time_scale=scale)
+async def _harness(server: LoopbackBotAPI, backend: Backend, scale: float) -> BotHarness:
+    bot = ScaledHarness(
+        server, backend.data_dir, ManualClock(), time_scale=scale, database_url=backend.url
+    )
     await bot.start()
     return bot
 
 
 @pytest.fixture
-async def fast(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[BotHarness]:
-    bot = await _harness(loopback, tmp_path, FAST)
+async def fast(loopback: LoopbackBotAPI, backend: Backend) -> AsyncIterator[BotHarness]:
+    bot = await _harness(loopback, backend, FAST)
     try:
         yield bot
     finally:
@@ -52,8 +54,8 @@ async def fast(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[BotHar
 
 
 @pytest.fixture
-async def slower(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[BotHarness]:
-    bot = await _harness(loopback, tmp_path, SLOWER)
+async def slower(loopback: LoopbackBotAPI, backend: Backend) -> AsyncIterator[BotHarness]:
+    bot = await _harness(loopback, backend, SLOWER)
     try:
         yield bot
     finally:
@@ -445,7 +447,7 @@ async def test_forget_mid_routine_stops_its_timers(slower: BotHarness) -> None:
     await asyncio.sleep(0)  # let the scheduler drop the removed jobs
     assert not [j.name for j in slower.app.job_queue.jobs() if "u4091" in (j.name or "")]
     await user.expect_silence(0.6)  # the hold would have ended by now (30 s x 0.01 + lead-in)
-    assert not slower.user_file(4091).exists()
+    assert not slower.has_data(4091)
 
 
 async def test_after_a_timer_the_old_message_is_stale_even_if_it_cannot_be_deleted(

@@ -39,3 +39,17 @@ def test_bench_command_prints_one_table(capsys, tmp_path: Path) -> None:  # type
     assert found, out
     counts = dict(part.split() for part in found.group(1).split(", "))
     assert counts.keys() >= {"tip", "weekly"} and set(counts.values()) == {"300"}, counts
+
+
+def test_postgres_part_runs_at_tiny_sizes(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert main(["--quick", "--only", "postgres", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "5. PostgreSQL beside the file store" in out
+    assert "[met] every person's /export JSON byte-identical after the round trip" in out
+    assert re.search(r"push schedule rebuilt for 300 users", out), out
+    claims = [
+        line.split()
+        for line in out.splitlines()
+        if line.strip().startswith(("files ", "postgres "))
+    ]
+    assert [c[0] for c in claims] == ["files", "postgres"] and all(c[1] == "50" for c in claims)

@@ -17,13 +17,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox import FakeUser, LoopbackBotAPI
-from bot.storage import Store
+from bot.storage import FileStore
 from bot.storage.atomic import is_temp_name
 from tests.e2e.harness import TOKEN
 from tests.faults.conftest import CAPTURE, FIGURES
@@ -50,8 +51,10 @@ class Tally:
         )
 
 
-def start_bot(server: LoopbackBotAPI, data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    env = server.env_for(data_dir, PYTHONPATH=str(ROOT))
+def start_bot(
+    server: LoopbackBotAPI, data_dir: Path, log_path: Path, **env_extra: str
+) -> subprocess.Popen[bytes]:
+    env = server.env_for(data_dir, PYTHONPATH=str(ROOT), **env_extra)
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log
@@ -95,7 +98,7 @@ def check_data(data_dir: Path, tally: Tally) -> None:
             json.loads(path.read_bytes())
         except ValueError:
             tally.corrupt_files += 1
-    with Store(data_dir) as store:
+    with FileStore(data_dir) as store:
         tally.corrupt_files += len(store.verify_all())
         for uid, notes in tally.notes.items():
             stored = {e.get("note") for e in store.all_sync(uid, "episodes")}
@@ -105,7 +108,16 @@ def check_data(data_dir: Path, tally: Tally) -> None:
     assert not [p for p in data_dir.rglob("*") if is_temp_name(p.name)]
 
 
-async def kill_trials(tmp_path: Path, trials: int, seed: str) -> Tally:
+async def kill_trials(
+    tmp_path: Path,
+    trials: int,
+    seed: str,
+    *,
+    env: dict[str, str] | None = None,
+    check: Callable[[Tally], Awaitable[None]] | None = None,
+) -> Tally:
+    """`env` adds to the bot's environment (e.g. COACH_DATABASE_URL) and `check(tally)` replaces
+    the file check after each trial (for PostgreSQL)."""
     rng = random.Random(seed)
     data_dir = tmp_path / "data"
     log_path = tmp_path / "bot.log"
@@ -113,14 +125,14 @@ async def kill_trials(tmp_path: Path, trials: int, seed: str) -> Tally:
     tally = Tally()
     async with LoopbackBotAPI(TOKEN, record_calls=False) as server:
         users = [server.user(7_000 + n) for n in range(USERS)]
-        proc = start_bot(server, data_dir, log_path)
+        proc = start_bot(server, data_dir, log_path, **(env or {}))
         try:
             await until_polling(server, proc)
             await asyncio.gather(*(onboard_robust(u) for u in users))
         finally:
             kill(proc)
         for trial in range(trials):
-            proc = start_bot(server, data_dir, log_path)
+            proc = start_bot(server, data_dir, log_path, **(env or {}))
             confirmed: dict[int, list[str]] = {u.user_id: [] for u in users}
             tasks: list[asyncio.Task[None]] = []
             try:
@@ -145,7 +157,10 @@ async def kill_trials(tmp_path: Path, trials: int, seed: str) -> Tally:
                 tally.notes.setdefault(uid, []).extend(notes)
                 tally.confirmed += len(notes)
             tally.trials += 1
-            check_data(data_dir, tally)
+            if check is None:
+                check_data(data_dir, tally)
+            else:
+                await check(tally)
     CAPTURE.subprocess_logs.append(log_path.read_text(errors="replace"))
     return tally
 

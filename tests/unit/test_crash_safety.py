@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import Store
+from bot.storage import FileStore
 from bot.storage.atomic import is_temp_name
 
 WRITER = Path(__file__).with_name("crash_writer.py")
@@ -80,7 +80,7 @@ def test_acked_saves_survive_sigkill(tmp_path: Path, mode: str) -> None:
     assert len(saved) > ROUNDS  # the writer really did get to save things
     if mode == "store":
         # Leftover temp files of killed writers are cleaned up on the next open.
-        with Store(data_dir) as store:
+        with FileStore(data_dir) as store:
             assert [p for p in data_dir.rglob("*") if is_temp_name(p.name)] == []
             assert len(store.all_sync(UID, "checkins")) >= len(saved)
             assert store.verify_all() == []

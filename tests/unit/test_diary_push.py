@@ -1,15 +1,15 @@
-"""What the evening push sends, decided in one unit of work on a real Store."""
+"""What the evening push sends, decided in one unit of work on a real store (both engines)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.content import load_content
 from bot.storage import Store
+from tests.conftest import Backend
 from bot.telegram.diary.push import prepare
 from bot.telegram.diary.shared import builtin_factors
 
@@ -19,13 +19,16 @@ BUILTIN = builtin_factors(load_content())
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store(tmp_path / "data", fsync=False) as opened:
+def store(backend: Backend) -> Iterator[Store]:
+    opened = backend.store().open()
+    try:
         opened.save_profile_sync(
             UID,
             {"accepted": True, "tz": "Europe/Berlin", "diary_enabled": True, "diary_time": "20:00"},
         )
         yield opened
+    finally:
+        opened.close_sync()
 
 
 def push_at(store: Store, when: datetime):

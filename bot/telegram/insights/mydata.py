@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from telegram import CallbackQuery, Update
@@ -107,8 +108,23 @@ def days_csv(
     return buffer.getvalue().encode("utf-8")
 
 
+def export_json(
+    user_id: int, profile: dict[str, Any] | None, tables: dict[str, Any], now: datetime
+) -> bytes:
+    """The /export JSON document (copy-store's round trip is checked against these bytes)."""
+    everything = {
+        "format": "fibro-twitch-coach-export",
+        "version": 1,
+        "exported_at": now.isoformat(),
+        "user_id": user_id,
+        "profile": profile,
+        "tables": tables,
+    }
+    return json.dumps(everything, ensure_ascii=False, indent=2).encode("utf-8")
+
+
 async def export_command(update: Update, ctx: CoachContext) -> None:
-    """/export: everything as JSON plus the episodes as CSV, as two documents."""
+    """/export: everything as JSON, the episodes and the diary days as CSV: three documents."""
     message = update.effective_message
     assert message is not None
     user_id = user_id_of(update)
@@ -118,20 +134,12 @@ async def export_command(update: Update, ctx: CoachContext) -> None:
         await message.reply_text(ctx.t("insights.export_nothing"))
         return
     now = ctx.services.clock.now()
-    everything = {
-        "format": "fibro-twitch-coach-export",
-        "version": 1,
-        "exported_at": now.isoformat(),
-        "user_id": user_id,
-        "profile": profile,
-        "tables": tables,
-    }
     episodes = tables.get(EPISODES, [])
     stamp = now.strftime("%Y%m%d")
     await message.reply_text(ctx.t("insights.export_intro"))
     summary = ", ".join(f"{name} {len(docs)}" for name, docs in tables.items())
     await message.reply_document(
-        json.dumps(everything, ensure_ascii=False, indent=2).encode("utf-8"),
+        export_json(user_id, profile, tables, now),
         filename=f"twitch-coach-export-{stamp}.json",
         caption=ctx.t("insights.export_json_caption", tables=html.escape(summary)),
     )

@@ -1,4 +1,4 @@
-"""`Store`: the one repository the rest of the bot uses for persistent data.
+"""`FileStore`: the embedded default engine of `Store`, one crash-safe TinyDB file per person.
 
 Layout under the data folder (folders 0700, files 0600):
 
@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from tinydb import TinyDB
 from tinydb.operations import delete as delete_field
@@ -48,6 +48,20 @@ from bot.storage.atomic import (
     read_json,
     write_json_atomic,
 )
+from bot.storage.base import (
+    INDEX_FIELDS,
+    PROFILE,
+    RESERVED_TABLES,
+    SINGLE_DOC_ID,
+    STATE,
+    Export,
+    Store,
+    check_export,
+    check_table,
+    check_uid,
+    index_entry,
+    without_id,
+)
 from bot.storage.errors import StorageError, StorageWriteError
 from bot.storage.userdata import UserData
 
@@ -59,33 +73,7 @@ SCHEMA_VERSION = 1  # content of a user file (its "_meta" table)
 # MIGRATIONS[n] turns a user file's raw data (a dict of tables) from schema n into n + 1, in place.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {}
 
-# Profile fields copied into the index (only those present), so the schedulers rebuild at start
-# from the index alone. Every push kind declares the fields its schedule reads (`PushKind.fields`
-# in bot/pushes.py); the push scheduler refuses to start with a kind whose fields are missing
-# here. Changing this list rebuilds the index once at the next start (index/fields.json).
-INDEX_FIELDS = (
-    # everyone: whether any push may go out, and the zone it is timed in
-    "tz",
-    "active",
-    "accepted",
-    # push kind "tip" (bot/telegram/tips.py)
-    "tip_time",
-    "tips_paused_until",
-    "tips_enabled",
-    # push kind "weekly" (bot/telegram/insights/evening.py)
-    "weekly_summary",
-    # push kind "diary" (the evening diary: bot/telegram/diary/push.py)
-    "diary_time",
-    "diary_enabled",
-    "diary_paused_until",
-    "diary_quiet",
-    # relief timers: lets their rebuild skip everyone without a pending timer
-    "relief_timer_due",
-)
-
-META, PROFILE, STATE = "_meta", "profile", "state"
-RESERVED_TABLES = frozenset({META, PROFILE, STATE})  # only reachable via their own methods
-SINGLE_DOC_ID = 1  # _meta, profile and state each hold one document with this id
+META = "_meta"  # {"schema": SCHEMA_VERSION}, one document with SINGLE_DOC_ID like profile and state
 
 USER_DIRS = 256
 INDEX_SHARDS = 64
@@ -122,13 +110,13 @@ class _TinyUserData:
             raise TypeError("profile must be a dict")
         table = self.db.table(PROFILE)
         table.truncate()
-        table.insert(Document(_without_id(profile), doc_id=SINGLE_DOC_ID))
+        table.insert(Document(without_id(profile), doc_id=SINGLE_DOC_ID))
 
     def update_profile(self, changes: dict[str, Any]) -> dict[str, Any]:
         table = self.db.table(PROFILE)
         if not table.contains(doc_id=SINGLE_DOC_ID):
             raise KeyError("this user has no profile")
-        table.update(_without_id(changes), doc_ids=[SINGLE_DOC_ID])
+        table.update(without_id(changes), doc_ids=[SINGLE_DOC_ID])
         return dict(table.get(doc_id=SINGLE_DOC_ID) or {})
 
     def state(self, key: str) -> Any | None:
@@ -158,10 +146,15 @@ class _TinyUserData:
             table.update(delete_field(key), doc_ids=[SINGLE_DOC_ID])
 
     def insert(self, table: str, doc: dict[str, Any]) -> int:
-        return self._table(table).insert(_without_id(doc))
+        return self._table(table).insert(without_id(doc))
 
     def all(self, table: str) -> list[dict[str, Any]]:
-        return [_with_id(d) for d in sorted(self._table(table).all(), key=lambda d: d.doc_id)]
+        check_table(table)
+        return self.all_docs(table)
+
+    def all_docs(self, name: str) -> list[dict[str, Any]]:
+        """Any table's documents (profile and state too), ids ascending."""
+        return [_with_id(d) for d in sorted(self.db.table(name).all(), key=lambda d: d.doc_id)]
 
     def get(self, table: str, doc_id: int) -> dict[str, Any] | None:
         doc = self._table(table).get(doc_id=doc_id)
@@ -171,7 +164,7 @@ class _TinyUserData:
         tbl = self._table(table)
         if not tbl.contains(doc_id=doc_id):
             return False
-        tbl.update(_without_id(changes), doc_ids=[doc_id])
+        tbl.update(without_id(changes), doc_ids=[doc_id])
         return True
 
     def remove(self, table: str, doc_id: int) -> bool:
@@ -189,15 +182,15 @@ class _TinyUserData:
         return sorted(name for name in names if len(self.db.table(name)))
 
     def _table(self, name: str) -> Any:
-        _check_table(name)
+        check_table(name)
         return self.db.table(name)
 
 
-class Store:
-    """Per-user TinyDB files plus a sharded index. All public coroutines are safe to run
-    concurrently; each has a blocking `*_sync` twin for CLI commands and benchmarks."""
+class FileStore(Store):
+    """Per-user TinyDB files plus a sharded index (see the module docstring)."""
 
     def __init__(self, data_dir: Path, *, fsync: bool = True) -> None:
+        super().__init__()
         self.data_dir = Path(data_dir)
         self.fsync = fsync
         # Two lock layers per user: the asyncio lock queues coroutines without tying up worker
@@ -207,13 +200,10 @@ class Store:
         self._tlocks = [threading.Lock() for _ in range(LOCK_STRIPES)]
         self._shard_locks = [threading.Lock() for _ in range(INDEX_SHARDS)]
         self._lock_fd: int | None = None
-        # Called as listener(uid, entry or None) after a user's index entry changed (from a
-        # worker thread): lets the tip scheduler follow profile changes made by any feature.
-        self.index_listeners: list[Callable[[int, dict[str, Any] | None], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
-    def open(self) -> Store:
+    def open(self) -> Self:
         """Create/check the folder layout, take the process lock, heal the index. Returns self."""
         if self._lock_fd is not None:
             return self
@@ -240,114 +230,34 @@ class Store:
             os.close(self._lock_fd)  # also drops the flock
             self._lock_fd = None
 
-    async def close(self) -> None:
-        self.close_sync()
-
-    def __enter__(self) -> Store:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close_sync()
-
-    # ------------------------------------------------------------------ profile
-
-    async def get_profile(self, uid: int) -> dict[str, Any] | None:
-        return await self._run(uid, self.get_profile_sync, uid)
-
-    def get_profile_sync(self, uid: int) -> dict[str, Any] | None:
-        return self._user_op(uid, lambda u: u.profile())
-
-    async def save_profile(self, uid: int, profile: dict[str, Any]) -> None:
-        """Replace the whole profile."""
-        await self._run(uid, self.save_profile_sync, uid, profile)
-
-    def save_profile_sync(self, uid: int, profile: dict[str, Any]) -> None:
-        self._user_op(uid, lambda u: u.save_profile(profile), sync_index=True)
-
-    async def update_profile(self, uid: int, changes: dict[str, Any]) -> dict[str, Any]:
-        """Merge `changes` into the profile and return the new profile; KeyError if none."""
-        return await self._run(uid, self.update_profile_sync, uid, changes)
-
-    def update_profile_sync(self, uid: int, changes: dict[str, Any]) -> dict[str, Any]:
-        return self._user_op(uid, lambda u: u.update_profile(changes), sync_index=True)
-
-    # ------------------------------------------------------------------ generic tables
-    # Single-operation shortcuts for `transact`; see `UserData` for what each does.
-
-    async def insert(self, uid: int, table: str, doc: dict[str, Any]) -> int:
-        return await self._run(uid, self.insert_sync, uid, table, doc)
-
-    def insert_sync(self, uid: int, table: str, doc: dict[str, Any]) -> int:
-        return self._user_op(uid, lambda u: u.insert(table, doc))
-
-    async def all(self, uid: int, table: str) -> list[dict[str, Any]]:
-        return await self._run(uid, self.all_sync, uid, table)
-
-    def all_sync(self, uid: int, table: str) -> list[dict[str, Any]]:
-        return self._user_op(uid, lambda u: u.all(table))
-
-    async def get(self, uid: int, table: str, doc_id: int) -> dict[str, Any] | None:
-        return await self._run(uid, self.get_sync, uid, table, doc_id)
-
-    def get_sync(self, uid: int, table: str, doc_id: int) -> dict[str, Any] | None:
-        return self._user_op(uid, lambda u: u.get(table, doc_id))
-
-    async def update(self, uid: int, table: str, doc_id: int, changes: dict[str, Any]) -> bool:
-        return await self._run(uid, self.update_sync, uid, table, doc_id, changes)
-
-    def update_sync(self, uid: int, table: str, doc_id: int, changes: dict[str, Any]) -> bool:
-        return self._user_op(uid, lambda u: u.update(table, doc_id, changes))
-
-    async def remove(self, uid: int, table: str, doc_id: int) -> bool:
-        return await self._run(uid, self.remove_sync, uid, table, doc_id)
-
-    def remove_sync(self, uid: int, table: str, doc_id: int) -> bool:
-        return self._user_op(uid, lambda u: u.remove(table, doc_id))
-
-    # ------------------------------------------------------------------ flow state (key/value)
-
-    async def get_state(self, uid: int, key: str) -> Any | None:
-        return await self._run(uid, self.get_state_sync, uid, key)
-
-    def get_state_sync(self, uid: int, key: str) -> Any | None:
-        return self._user_op(uid, lambda u: u.state(key))
-
-    async def set_state(self, uid: int, key: str, value: Any) -> None:
-        await self._run(uid, self.set_state_sync, uid, key, value)
-
-    def set_state_sync(self, uid: int, key: str, value: Any) -> None:
-        self._user_op(uid, lambda u: u.set_state({key: value}))
-
-    async def clear_state(self, uid: int, key: str) -> None:
-        await self._run(uid, self.clear_state_sync, uid, key)
-
-    def clear_state_sync(self, uid: int, key: str) -> None:
-        self._user_op(uid, lambda u: u.clear_state(key))
+    def describe(self) -> str:
+        return f"the data folder {self.data_dir}"
 
     # ------------------------------------------------------------------ whole-user operations
 
-    async def transact(self, uid: int, fn: Callable[[UserData], T]) -> T:
-        """Run `fn(data)` on this user's data in a worker thread, under the user's lock, with
-        one atomic write at the end. If `fn` raises, nothing is written."""
-        return await self._run(uid, self.transact_sync, uid, fn)
-
-    def transact_sync(self, uid: int, fn: Callable[[UserData], T]) -> T:
-        return self._user_op(uid, fn)
-
-    async def export_user(self, uid: int) -> dict[str, list[dict[str, Any]]]:
-        """Every table of the user (except "_meta") as {table: [doc with "id", ...]}."""
-        return await self._run(uid, self.export_user_sync, uid)
-
-    def export_user_sync(self, uid: int) -> dict[str, list[dict[str, Any]]]:
-        def op(u: _TinyUserData) -> dict[str, list[dict[str, Any]]]:
+    def export_user_sync(self, uid: int) -> Export:
+        def op(u: _TinyUserData) -> Export:
             names = sorted(u.db.tables() - {META})
-            return {name: [_with_id(d) for d in u.db.table(name).all()] for name in names}
+            tables = {name: u.all_docs(name) for name in names}
+            return {name: docs for name, docs in tables.items() if docs}
 
         return self._user_op(uid, op)  # type: ignore[arg-type]
 
-    async def delete_user(self, uid: int) -> None:
-        """Remove everything of this user from disk: file, corrupt copies, temp files, index."""
-        await self._run(uid, self.delete_user_sync, uid)
+    def import_user_sync(self, uid: int, tables: Export) -> None:
+        check_export(tables)
+        if not tables:
+            self.delete_user_sync(uid)
+            return
+
+        def op(u: _TinyUserData) -> None:
+            for name in u.db.tables():
+                u.db.drop_table(name)
+            for name, docs in tables.items():
+                table = u.db.table(name)
+                for doc in sorted(docs, key=lambda d: d["id"]):
+                    table.insert(Document(without_id(doc), doc_id=doc["id"]))
+
+        self._user_op(uid, op, sync_index=True)  # type: ignore[arg-type]
 
     def delete_user_sync(self, uid: int) -> None:
         self._check_open()
@@ -376,10 +286,7 @@ class Store:
     # ------------------------------------------------------------------ index, checks, counts
 
     def index_entries(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """(uid, index entry) for every user with a profile: one JSON parse per shard.
-
-        Blocking (~0.1 s for 100,000 users): from async code, call it via asyncio.to_thread.
-        """
+        """One JSON parse per shard (~0.1 s for 100,000 users)."""
         self._check_open()
         for shard in range(INDEX_SHARDS):
             with self._shard_locks[shard]:
@@ -391,6 +298,10 @@ class Store:
         """Number of user files (users with a profile, flow state or any other data)."""
         self._check_open()
         return sum(1 for _ in self._user_files())
+
+    def user_ids(self) -> list[int]:
+        self._check_open()
+        return sorted(uid for uid, _ in self._user_files())
 
     def verify_all(self) -> list[Path]:
         """Check every user file; quarantine the corrupt ones. Returns where they were moved."""
@@ -414,7 +325,7 @@ class Store:
         self._write(self._index_fields_path(), list(INDEX_FIELDS))  # last: a crash redoes it
 
     def user_path(self, uid: int) -> Path:
-        return self._user_dir(_check_uid(uid) % USER_DIRS) / f"{uid}.json"
+        return self._user_dir(check_uid(uid) % USER_DIRS) / f"{uid}.json"
 
     # ------------------------------------------------------------------ internals: users
 
@@ -627,20 +538,8 @@ class Store:
 # ---------------------------------------------------------------------- helpers
 
 
-def _check_uid(uid: int) -> int:
-    # uids become file names: anything but a real int (e.g. a str) is refused.
-    if not isinstance(uid, int) or isinstance(uid, bool):
-        raise TypeError(f"uid must be an int, not {type(uid).__name__}")
-    return uid
-
-
 def _stripe(uid: int) -> int:
-    return _check_uid(uid) % LOCK_STRIPES
-
-
-def _check_table(name: str) -> None:
-    if not isinstance(name, str) or not name or name in RESERVED_TABLES:
-        raise ValueError(f"invalid table name: {name!r}")
+    return check_uid(uid) % LOCK_STRIPES
 
 
 def _plain(doc: Document | None) -> dict[str, Any] | None:
@@ -651,16 +550,9 @@ def _with_id(doc: Document) -> dict[str, Any]:
     return {"id": doc.doc_id, **doc}
 
 
-def _without_id(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "id"}
-
-
 def _index_entry(data: dict[str, Any]) -> dict[str, Any] | None:
-    """The scheduler's view of a user: INDEX_FIELDS of the profile; None without a profile."""
-    profile = data.get(PROFILE, {}).get(str(SINGLE_DOC_ID))
-    if profile is None:
-        return None
-    return {k: profile[k] for k in INDEX_FIELDS if k in profile}
+    """The scheduler's view of a user (see `index_entry`) from the raw file data."""
+    return index_entry(data.get(PROFILE, {}).get(str(SINGLE_DOC_ID)))
 
 
 def _is_doc_id(key: Any) -> bool:
@@ -710,11 +602,4 @@ def _is_valid_shard(entries: Any) -> bool:
     )
 
 
-__all__ = [
-    "INDEX_FIELDS",
-    "MIGRATIONS",
-    "SCHEMA_VERSION",
-    "StorageError",
-    "StorageWriteError",
-    "Store",
-]
+__all__ = ["INDEX_FIELDS", "MIGRATIONS", "SCHEMA_VERSION", "FileStore"]
