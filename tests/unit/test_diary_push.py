@@ -9,9 +9,9 @@ import pytest
 
 from bot.content import load_content
 from bot.storage import Store
-from tests.conftest import Backend
 from bot.telegram.diary.push import prepare
 from bot.telegram.diary.shared import builtin_factors
+from tests.conftest import Backend
 
 UID = 4711
 EVENING = datetime(2026, 6, 10, 18, 0, tzinfo=UTC)  # 20:00 in Berlin
