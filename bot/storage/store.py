@@ -37,6 +37,7 @@ from tinydb.operations import delete as delete_field
 from tinydb.storages import Storage
 from tinydb.table import Document
 
+from bot.locks import KeyedLocks
 from bot.storage.atomic import (
     DIR_MODE,
     FILE_MODE,
@@ -73,7 +74,6 @@ SINGLE_DOC_ID = 1  # _meta, profile and state each hold one document with this i
 
 USER_DIRS = 256
 INDEX_SHARDS = 64
-LOCK_STRIPES = 1024  # fixed number of locks: memory stays bounded however many users there are
 _USER_FILE = re.compile(r"-?\d+\.json")
 
 
@@ -102,8 +102,8 @@ class Store:
         # Two lock layers per user: the asyncio lock queues coroutines without tying up worker
         # threads; the thread lock protects the file itself (sync twins, and a worker that keeps
         # running after its awaiting task was cancelled).
-        self._alocks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
-        self._tlocks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._alocks = KeyedLocks()
+        self._tlocks = KeyedLocks(threading.Lock)
         self._shard_locks = [threading.Lock() for _ in range(INDEX_SHARDS)]
         self._lock_fd: int | None = None
         # Called as listener(uid, entry or None) after a user's index entry changed (from a
@@ -327,7 +327,7 @@ class Store:
                 or name.startswith(f".{path.name}{TMP_MARKER}")
             )
 
-        with self._tlocks[_stripe(uid)]:
+        with self._tlocks.hold_sync(_check_uid(uid)):
             try:
                 self._unlink_matching(path.parent, is_users_file)
                 self._sync_index(uid, None)
@@ -363,7 +363,7 @@ class Store:
         self._check_open()
         moved = []
         for uid, path in list(self._user_files()):
-            with self._tlocks[_stripe(uid)]:
+            with self._tlocks.hold_sync(_check_uid(uid)):
                 try:
                     _check_user_shape(read_json(path))
                 except ValueError:
@@ -385,7 +385,7 @@ class Store:
 
     async def _run(self, uid: int, func: Callable[..., T], *args: Any) -> T:
         """Queue on the user's asyncio lock, then do the blocking work in a worker thread."""
-        async with self._alocks[_stripe(uid)]:
+        async with self._alocks.hold(_check_uid(uid)):
             return await asyncio.to_thread(func, *args)
 
     def _user_op(self, uid: int, fn: Callable[[TinyDB], T], *, sync_index: bool = False) -> T:
@@ -395,7 +395,7 @@ class Store:
         a migration or when `sync_index` (explicit profile writes repair a stale entry that way).
         """
         self._check_open()
-        with self._tlocks[_stripe(uid)]:
+        with self._tlocks.hold_sync(_check_uid(uid)):
             data, migrated = self._load_user(uid)
             old_entry = copy.deepcopy(_index_entry(data))
             db = TinyDB(data, storage=_BufferStorage)
@@ -579,10 +579,6 @@ def _check_uid(uid: int) -> int:
     if not isinstance(uid, int) or isinstance(uid, bool):
         raise TypeError(f"uid must be an int, not {type(uid).__name__}")
     return uid
-
-
-def _stripe(uid: int) -> int:
-    return _check_uid(uid) % LOCK_STRIPES
 
 
 def _check_table(name: str) -> None:
