@@ -55,6 +55,8 @@ class Settings:
     time_scale: float = 1.0
     # How often the tip scheduler looks for users who are due (tests use a fraction of a second).
     tip_tick_seconds: float = 60.0
+    # Flood control: updates one person may send per 10 s before the rest are skipped (0 = off).
+    flood_limit: int = 20
 
 
 def parse_token(raw: str | None) -> Secret:
@@ -89,7 +91,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         poll_timeout=float(env.get("COACH_POLL_TIMEOUT", "10")),
         time_scale=_time_scale(env.get("COACH_TIME_SCALE")),
         tip_tick_seconds=float(env.get("COACH_TIP_TICK_SECONDS", "60")),
+        flood_limit=_flood_limit(env.get("COACH_FLOOD_LIMIT")),
     )
+
+
+def _flood_limit(raw: str | None) -> int:
+    """COACH_FLOOD_LIMIT: updates per person per 10 s; 0 switches flood control off."""
+    if raw is None or not raw.strip():
+        return 20
+    if not raw.strip().isdigit():
+        raise ConfigError("COACH_FLOOD_LIMIT must be a whole number of updates (0 = off)")
+    return int(raw)
 
 
 def _time_scale(raw: str | None) -> float:

@@ -16,17 +16,24 @@ TOKEN = "123456:TEST-loopback-token-0123456789abcdefXYZ"
 
 
 class BotHarness:
-    """One bot process's worth of state: start, stop, restart, and look at what it stored."""
+    """One bot process's worth of state: start, stop, restart, and look at what it stored.
 
-    def __init__(self, server: LoopbackBotAPI, data_dir: Path, clock: ManualClock) -> None:
+    Flood control is off by default: a test acts much faster than any person does (its own
+    tests, tests/unit/test_updates.py and tests/e2e/test_flood.py, switch it on).
+    """
+
+    def __init__(
+        self, server: LoopbackBotAPI, data_dir: Path, clock: ManualClock, *, flood_limit: int = 0
+    ) -> None:
         self.server = server
         self.data_dir = data_dir
         self.clock = clock
+        self.flood_limit = flood_limit
         self.app: App | None = None
 
     @property
     def settings(self) -> Settings:
-        return self.server.settings_for(self.data_dir)
+        return self.server.settings_for(self.data_dir, flood_limit=self.flood_limit)
 
     async def start(self, **overrides: Any) -> App:
         self.app = build_application(self.settings, clock=self.clock, **overrides)

@@ -46,3 +46,11 @@ def test_defaults_and_base_urls() -> None:
     assert custom.data_dir == Path("/tmp/x")
     with pytest.raises(ConfigError):
         load_settings({"TELEGRAM_BOT_TOKEN": GOOD, "TELEGRAM_BASE_URL": "ftp://x"})
+
+
+def test_flood_limit() -> None:
+    assert load_settings({"TELEGRAM_BOT_TOKEN": GOOD}).flood_limit == 20
+    off = load_settings({"TELEGRAM_BOT_TOKEN": GOOD, "COACH_FLOOD_LIMIT": "0"})
+    assert off.flood_limit == 0
+    with pytest.raises(ConfigError, match="COACH_FLOOD_LIMIT"):
+        load_settings({"TELEGRAM_BOT_TOKEN": GOOD, "COACH_FLOOD_LIMIT": "lots"})
