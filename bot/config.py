@@ -16,6 +16,9 @@ BOTFATHER_HINT = (
 )
 
 
+DEFAULT_FLOOD_LIMIT = 20  # updates per person per 10 s (bot/telegram/updates.py)
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed. Safe to print: the message never holds the token."""
 
@@ -56,7 +59,7 @@ class Settings:
     # How often the tip scheduler looks for users who are due (tests use a fraction of a second).
     tip_tick_seconds: float = 60.0
     # Flood control: updates one person may send per 10 s before the rest are skipped (0 = off).
-    flood_limit: int = 20
+    flood_limit: int = DEFAULT_FLOOD_LIMIT
 
 
 def parse_token(raw: str | None) -> Secret:
@@ -98,7 +101,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 def _flood_limit(raw: str | None) -> int:
     """COACH_FLOOD_LIMIT: updates per person per 10 s; 0 switches flood control off."""
     if raw is None or not raw.strip():
-        return 20
+        return DEFAULT_FLOOD_LIMIT
     if not raw.strip().isdigit():
         raise ConfigError("COACH_FLOOD_LIMIT must be a whole number of updates (0 = off)")
     return int(raw)
