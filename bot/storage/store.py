@@ -8,6 +8,10 @@ Layout under the data folder (folders 0700, files 0600):
                                one small TinyDB file per user: "_meta", "profile", "state"
                                and any feature tables ("episodes", "tips", ...)
     index/<uid % 64>.json      {"<uid>": {INDEX_FIELDS of the profile}} for the scheduler
+    .<name>/                   copies of this layout kept by `twitch-coach restore` (the data
+                               it replaced, `.before-restore-<time>`, and a killed restore's
+                               staging folder): never read, but /forget removes the person
+                               from them too (`delete_user`)
 
 A user's index shard is fully determined by the user's folder (64 divides 256), so a lost
 shard is rebuilt from just 4 user folders.
@@ -312,32 +316,56 @@ class Store:
         return self._user_op(uid, op)
 
     async def delete_user(self, uid: int) -> None:
-        """Remove everything of this user from disk: file, corrupt copies, temp files, index."""
+        """Remove everything of this user from disk: file, corrupt copies, temp files, index,
+        in the live data and in every copy `restore` kept inside the data folder."""
         await self._run(uid, self.delete_user_sync, uid)
 
     def delete_user_sync(self, uid: int) -> None:
         self._check_open()
-        path = self.user_path(uid)
-        shard = uid % INDEX_SHARDS
-
-        def is_users_file(name: str) -> bool:
-            return (
-                name == path.name
-                or name.startswith(f"{path.name}.corrupt-")
-                or name.startswith(f".{path.name}{TMP_MARKER}")
-            )
-
         with self._tlocks.hold_sync(_check_uid(uid)):
             try:
-                self._unlink_matching(path.parent, is_users_file)
+                self._delete_user_files(self.data_dir, uid)
                 self._sync_index(uid, None)
-                # Quarantined copies of this user's shard may still name the user. They are
-                # derived data (the live shard was rebuilt), so dropping them loses nothing.
-                self._unlink_matching(
-                    self.data_dir / "index", lambda n: n.startswith(f"{shard:02d}.json.corrupt-")
-                )
+                for copy in self._kept_copies():
+                    self._delete_user_files(copy, uid)
+                    self._drop_index_entry(copy, uid)
             except OSError as exc:
                 raise StorageWriteError(f"could not delete user data: {exc.strerror}") from exc
+
+    def _delete_user_files(self, root: Path, uid: int) -> None:
+        """The user's file, its corrupt and temp copies, and the quarantined copies of their
+        index shard under `root` (derived data: the live shard was rebuilt, nothing is lost)."""
+        name = self.user_path(uid).name
+        shard = f"{uid % INDEX_SHARDS:02d}.json"
+
+        def is_users_file(n: str) -> bool:
+            return n == name or n.startswith((f"{name}.corrupt-", f".{name}{TMP_MARKER}"))
+
+        folder = root / self.user_path(uid).relative_to(self.data_dir).parent
+        if folder.is_dir():
+            self._unlink_matching(folder, is_users_file)
+        if (root / "index").is_dir():
+            self._unlink_matching(root / "index", lambda n: n.startswith(f"{shard}.corrupt-"))
+
+    def _kept_copies(self) -> list[Path]:
+        """Hidden folders holding a copy of this layout (what `restore` moved aside or was
+        staging when it was killed)."""
+        return sorted(
+            p for p in self.data_dir.iterdir()
+            if p.name.startswith(".") and p.is_dir() and (p / "users").is_dir()
+        )  # fmt: skip
+
+    def _drop_index_entry(self, root: Path, uid: int) -> None:
+        """Take the user out of a copy's index shard (an unreadable one goes: it is derived)."""
+        path = root / "index" / f"{uid % INDEX_SHARDS:02d}.json"
+        try:
+            entries = read_json(path)
+        except ValueError:
+            path.unlink()
+            return
+        if isinstance(entries, dict) and str(uid) in entries:
+            del entries[str(uid)]
+            self._write(path, entries)
 
     # ------------------------------------------------------------------ index, checks, counts
 
