@@ -51,7 +51,10 @@ class Tally:
             f"{self.corrupt_files} corrupt files, {self.lost} lost saves"
         )
         if self.leftovers is not None:
-            figure += f", {self.leftovers} leftover temp files removed on the next open"
+            figure += (
+                f", {self.leftovers} temp files left by kills (and one torn write placed per "
+                "trial), all removed on the next open"
+            )
         return figure
 
 
