@@ -8,6 +8,7 @@ records (before any redaction) hold a note text. Data files are owner-only (0600
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import stat
 from pathlib import Path
@@ -51,6 +52,10 @@ async def bot_process_with_a_note(tmp_path: Path) -> str:
         bot = BotProcess(bot_env(server, data_dir), tmp_path / "process.log")
         await bot.start()
         try:
+            async with asyncio.timeout(60):  # started and polling (slow on a busy machine)
+                while server.count("getUpdates") == 0:
+                    assert bot.proc is not None and bot.proc.returncode is None, bot.output
+                    await asyncio.sleep(0.05)
             user = server.user(8301)
             await onboard_robust(user)
             await checkin_with_note(user, PROCESS_NOTE)
