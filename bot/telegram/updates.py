@@ -34,7 +34,7 @@ from bot.locks import KeyedLocks
 log = logging.getLogger(__name__)
 
 # PTB's own semaphore would be taken before the person's lock (see the module docstring), so it
-# is given this and reports it as `max_concurrent_updates`; the real bound is `slots`.
+# is given this (and reports it as `max_concurrent_updates`); the real bound is our own slots.
 _UNBOUNDED = 1 << 30
 
 
@@ -119,7 +119,6 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
         super().__init__(_UNBOUNDED)
         if max_concurrent_updates < 1:
             raise ValueError("max_concurrent_updates must be a positive integer")
-        self.slots = max_concurrent_updates
         self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._busy = 0
         self._locks = KeyedLocks()
@@ -141,6 +140,8 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
             _close(coroutine)
             if verdict is Admission.DROP or self.on_flood is None:
                 return
+            # No id or content: that someone is being throttled is all an operator needs.
+            log.info("flood control: a person is over the limit; skipping their next updates")
             assert isinstance(update, Update)
             coroutine = self._note(update)
         async with self._locks.hold(person):
