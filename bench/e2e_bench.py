@@ -39,7 +39,7 @@ from bench.stats import ms, percentile
 from bench.workload import button_echo_session, coach_session, echo_session, run_session
 from bot.app import build_application, start_polling, stop_polling
 from bot.sandbox import LoopbackBotAPI
-from bot.storage import Store
+from bot.storage import FileStore
 
 TOKEN = "123456:TEST-loopback-token-0123456789abcdefXYZ"
 COACH_UNTUNED = "coach, untuned (pool 256, 256 at once)"
@@ -182,7 +182,7 @@ async def bench_e2e(
                 ("coach", 3_000_000, contextlib.nullcontext()),
             ):
                 settings = server.settings_for(Path(tmp) / f"data-{first_uid}")
-                store = Store(settings.data_dir, fsync=True).open()
+                store = FileStore(settings.data_dir, fsync=True).open()
                 with tuning:
                     app = build_application(settings, store=store, rate_limiter=False)
                 results.append(

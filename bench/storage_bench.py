@@ -28,8 +28,8 @@ from typing import Any
 from tinydb import TinyDB
 
 from bench.stats import ms, percentile
-from bot.storage import Store
-from bot.storage.store import INDEX_SHARDS, USER_DIRS
+from bot.storage import INDEX_FIELDS, FileStore, Store
+from bot.storage.files import INDEX_SHARDS, USER_DIRS
 
 ZONES = ("Europe/Berlin", "America/Chicago", "Asia/Tokyo", "Europe/London")
 REGIONS = ("eyelid", "calf", "thigh", "hand", "foot", "arm", "back", "face")
@@ -95,9 +95,12 @@ def _write(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def build_store_fixture(data_dir: Path, users: int, episodes: int) -> float:
+def build_store_fixture(
+    data_dir: Path, users: int, episodes: int, profile_extra: dict[str, Any] | None = None
+) -> float:
     """Write `users` user files holding `episodes` episodes in total (spread evenly) in the Store's
-    own format, plus the index; fsync off. Returns the seconds it took."""
+    own format, plus the index; fsync off. `profile_extra` is added to every profile (the
+    start-up benchmark switches every push kind on). Returns the seconds it took."""
     started = time.perf_counter()
     for d in range(USER_DIRS):
         (data_dir / "users" / f"{d:02x}").mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -106,41 +109,37 @@ def build_store_fixture(data_dir: Path, users: int, episodes: int) -> float:
     per_user, extra = divmod(episodes, users)
     shards: list[dict[str, Any]] = [{} for _ in range(INDEX_SHARDS)]
     for uid in range(1, users + 1):
-        profile = _profile(uid)
+        profile = {**_profile(uid), **(profile_extra or {})}
         count = per_user + (1 if uid <= extra else 0)
         tables = ['"_meta":{"1":{"schema":1}}', f'"profile":{{"1":{json.dumps(profile)}}}']
         if count:
             tables.append(f'"episodes":{{{_episodes_json(count, uid)}}}')
         path = data_dir / "users" / f"{uid % USER_DIRS:02x}" / f"{uid}.json"
         _write(path, "{" + ",".join(tables) + "}")
-        shards[uid % INDEX_SHARDS][str(uid)] = {
-            k: profile[k] for k in ("tz", "tip_time", "active", "accepted")
-        }
+        shards[uid % INDEX_SHARDS][str(uid)] = {k: profile[k] for k in INDEX_FIELDS if k in profile}
     for shard, entries in enumerate(shards):
         _write(data_dir / "index" / f"{shard:02d}.json", json.dumps(entries))
+    _write(data_dir / "index" / "fields.json", json.dumps(list(INDEX_FIELDS)))
     # Flush the fixture to disk now: otherwise the kernel writes hundreds of MB back in the
     # background while we measure, and every fsync of the measurement waits behind it.
     os.sync()
     return time.perf_counter() - started
 
 
-async def measure_store(data_dir: Path, users: int, samples: int, seed: int = 1) -> list[float]:
-    """Seconds per `await store.insert(...)` for random users, one save at a time, fsync ON."""
+async def measure_store(store: Store, users: int, samples: int, seed: int = 1) -> list[float]:
+    """Seconds per `await store.insert(...)` for random users, one save at a time (any engine,
+    open; the file store with fsync ON)."""
     rng = random.Random(seed)
-    store = Store(data_dir, fsync=True).open()
-    try:
-        for n in range(20):  # warm-up: thread pool, imports, first-touch of code paths
-            await store.insert(rng.randint(1, users), "episodes", episode(n))
-        timings = []
-        for n in range(samples):
-            uid = rng.randint(1, users)
-            doc = episode(n)
-            started = time.perf_counter()
-            await store.insert(uid, "episodes", doc)
-            timings.append(time.perf_counter() - started)
-        return timings
-    finally:
-        await store.close()
+    for n in range(20):  # warm-up: thread pool, imports, first-touch of code paths
+        await store.insert(rng.randint(1, users), "episodes", episode(n))
+    timings = []
+    for n in range(samples):
+        uid = rng.randint(1, users)
+        doc = episode(n)
+        started = time.perf_counter()
+        await store.insert(uid, "episodes", doc)
+        timings.append(time.perf_counter() - started)
+    return timings
 
 
 async def measure_stock_per_user(
@@ -171,26 +170,32 @@ STOCK_PER_USER = "stock TinyDB, file per user (fsync)"
 STOCK_ONE_FILE = "stock TinyDB, one file (fsync)"
 
 
+def _result(engine: str, size: int, timings: list[float], build: float) -> StorageResult:
+    p50, p99 = ms(percentile(timings, 50)), ms(percentile(timings, 99))
+    return StorageResult(engine, size, len(timings), p50, p99, build)
+
+
 def bench_store(
-    root: Path, sizes: list[int], users: int = 10_000, samples: int = 2_000
+    root: Path,
+    sizes: list[int],
+    users: int = 10_000,
+    samples: int = 2_000,
+    *,
+    stock_per_user: bool = False,
 ) -> list[StorageResult]:
-    """The coach's Store and stock TinyDB on the same per-person files, size by size."""
+    """The coach's Store, size by size; with `stock_per_user`, stock TinyDB next to it on the
+    same per-person files (after the Store, for the same people)."""
     results = []
     data_dir = root / "store"
     for size in sizes:
         build = build_store_fixture(data_dir, users, size)
-        for engine, measure in ((COACH, measure_store), (STOCK_PER_USER, measure_stock_per_user)):
-            timings = asyncio.run(measure(data_dir, users, samples))
+        with FileStore(data_dir, fsync=True) as store:
             results.append(
-                StorageResult(
-                    engine=engine,
-                    stored=size,
-                    samples=len(timings),
-                    p50_ms=ms(percentile(timings, 50)),
-                    p99_ms=ms(percentile(timings, 99)),
-                    build_s=build,
-                )
+                _result(COACH, size, asyncio.run(measure_store(store, users, samples)), build)
             )
+        if stock_per_user:
+            timings = asyncio.run(measure_stock_per_user(data_dir, users, samples))
+            results.append(_result(STOCK_PER_USER, size, timings, build))
     return results
 
 

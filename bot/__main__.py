@@ -5,6 +5,8 @@ sandbox        try the bot offline in this terminal (what `make run` does withou
 health         exit 0 if the running bot is alive, 1 if not (for Docker/systemd/monitoring)
 backup PATH    copy the data folder (safe while the bot runs) to PATH.tar.gz or a folder
 restore PATH   put a backup back (refused while the bot runs, or over data without --force)
+migrate        bring the PostgreSQL schema up to date (COACH_DATABASE_URL; the bot does it too)
+copy-store     copy everyone between a data folder and PostgreSQL, verified and resumable
 check-content  validate the files in content/
 """
 
@@ -48,8 +50,9 @@ def _run() -> int:
 
     try:
         app = build_application(settings, content=content)
-    except StorageError as exc:  # e.g. another bot already runs on this data folder
-        print(f"twitch-coach: {exc} (is the bot already running on it?)", file=sys.stderr)
+    except StorageError as exc:  # another bot on this data folder, or the database unreachable
+        hint = " (is the bot already running on it?)" if settings.database_url is None else ""
+        print(f"twitch-coach: {exc}{hint}", file=sys.stderr)
         return 2
     mode = "webhook" if webhook else "polling"
     install_heartbeat(app, heartbeat_path(settings.data_dir), mode, interval)
@@ -97,9 +100,23 @@ def _health(max_age: float | None) -> int:
     return 0 if ok else 1
 
 
+def _database_hint(data_dir: str | None) -> int | None:
+    """backup/restore copy the data folder; with PostgreSQL the data is not there."""
+    if data_dir is None and os.environ.get("COACH_DATABASE_URL"):
+        print(
+            "the data is in PostgreSQL (COACH_DATABASE_URL): use pg_dump / pg_restore, see "
+            'README "Backups" (or pass --data-dir for a data folder)',
+            file=sys.stderr,
+        )
+        return 2
+    return None
+
+
 def _backup(dest: str, data_dir: str | None) -> int:
     from bot.backup import BackupError, backup
 
+    if (refused := _database_hint(data_dir)) is not None:
+        return refused
     source = _data_dir(data_dir)
     to_stdout = dest == "-"  # `backup -`: a tar.gz on stdout, e.g. out of a container
     try:
@@ -119,6 +136,8 @@ def _backup(dest: str, data_dir: str | None) -> int:
 def _restore(src: str, data_dir: str | None, force: bool) -> int:
     from bot.backup import BackupError, restore
 
+    if (refused := _database_hint(data_dir)) is not None:
+        return refused
     target = _data_dir(data_dir)
     try:
         source = sys.stdin.buffer if src == "-" else Path(src)  # `restore -`: tar.gz on stdin
@@ -129,6 +148,59 @@ def _restore(src: str, data_dir: str | None, force: bool) -> int:
     print(f"restored {count} files into {target}")
     if moved is not None:
         print(f"the previous data was moved to {moved} (delete it once you are happy)")
+    return 0
+
+
+def _migrate(url: str | None) -> int:
+    from bot.storage import StorageError
+    from bot.storage.postgres import PostgresStore
+
+    url = url or os.environ.get("COACH_DATABASE_URL")
+    if not url:
+        print("COACH_DATABASE_URL is not set: the file store needs no migration (each file is "
+              "brought up to date when it is opened)")  # fmt: skip
+        return 0
+    try:
+        with PostgresStore(url) as store:
+            version, applied = store.schema_version(), store.migrations_applied
+    except StorageError as exc:
+        print(f"migrate failed: {exc}", file=sys.stderr)
+        return 1
+    done = ", ".join(map(str, applied)) if applied else "nothing to apply"
+    print(f"{store.describe()}: schema version {version} ({done})")
+    return 0
+
+
+def _copy_store(source: str, dest: str, workers: int) -> int:
+    from bot.storage import StorageError
+    from bot.storage.copy import copy_store
+    from bot.storage.factory import is_database_url, store_at
+
+    if source == dest:
+        print("copy-store: --from and --to are the same", file=sys.stderr)
+        return 2
+    if not is_database_url(source) and not (Path(source) / "meta.json").is_file():
+        print(f"copy-store: no data folder at {source}", file=sys.stderr)
+        return 2
+
+    def progress(done: int, total: int) -> None:
+        print(f"  {done:,} / {total:,} people", file=sys.stderr, flush=True)
+
+    try:
+        with store_at(source) as src, store_at(dest) as dst:
+            report = copy_store(src, dst, workers=workers, progress=progress)
+            where = f"from {src.describe()} to {dst.describe()}"
+    except StorageError as exc:  # includes CopyError: a person's copy did not match
+        print(f"copy-store failed: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"copied {report.copied:,} of {report.people:,} people ({report.documents:,} documents) "
+        f"{where} in {report.seconds:.1f} s; {report.already_there:,} were already there; "
+        "every person verified: documents per table and SHA-256 match"
+    )
+    if report.only_in_destination:
+        print(f"note: {report.only_in_destination:,} people in the destination are not in the "
+              "source (left alone)")  # fmt: skip
     return 0
 
 
@@ -164,8 +236,18 @@ def main(argv: list[str] | None = None) -> int:
     restore.add_argument(
         "--force", action="store_true", help="move existing data aside instead of refusing"
     )
+    migrate = sub.add_parser("migrate", help="bring the PostgreSQL schema up to date")
+    migrate.add_argument("--database-url", help="default: $COACH_DATABASE_URL")
+    copy = sub.add_parser("copy-store", help="copy everyone between a data folder and PostgreSQL")
+    copy.add_argument("--from", dest="source", required=True, help="a data folder or a URL")
+    copy.add_argument("--to", dest="dest", required=True, help="a data folder or a URL")
+    copy.add_argument("--workers", type=int, default=4, help="people copied at once (4)")
     sub.add_parser("check-content", help="validate the files in content/")
     args = parser.parse_args(argv)
+    if args.command == "migrate":
+        return _migrate(args.database_url)
+    if args.command == "copy-store":
+        return _copy_store(args.source, args.dest, args.workers)
     if args.command == "check-content":
         return _check_content()
     if args.command == "sandbox":

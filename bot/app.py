@@ -16,10 +16,12 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.content import Content, load_content
-from bot.storage import Store
+from bot.pushes import Outgoing, PushScheduler
+from bot.storage import Store, open_store
 from bot.telegram import checkin, common, insights, onboarding, relief, tips
 from bot.telegram.callbacks import CallbackCodec
 from bot.telegram.context import CoachContext, Services
+from bot.telegram.delivery import send_push
 from bot.telegram.errors import on_error
 from bot.telegram.updates import FloodControl, PerUserUpdateProcessor
 
@@ -47,8 +49,7 @@ def build_application(
 ) -> App:
     content = content or load_content()
     if store is None:
-        store = Store(settings.data_dir)
-        store.open()
+        store = open_store(settings)  # files, or PostgreSQL with COACH_DATABASE_URL
     token = settings.token.reveal()
     builder = (
         ApplicationBuilder()
@@ -75,18 +76,29 @@ def build_application(
     app: App = builder.build()
     # The button-signing key comes from the token, so buttons stay valid across restarts.
     secret = hashlib.sha256(token.encode()).digest()
-    app.bot_data["services"] = Services(
+    clock = clock or SystemClock()
+    bot_store = store
+
+    async def send(user_id: int, message: Outgoing) -> bool:
+        return await send_push(app.bot, bot_store, user_id, message)
+
+    pushes = PushScheduler(store, clock, send, tick_seconds=settings.push_tick_seconds)
+    services = Services(
         settings=settings,
         store=store,
         content=content,
-        clock=clock or SystemClock(),
+        clock=clock,
         codec=CallbackCodec(secret),
+        pushes=pushes,
     )
+    app.bot_data["services"] = services
     common.register_gate(app)
     for feature in FEATURES:
-        feature.register(app)
+        feature.register(app)  # push kinds register here, before the scheduler starts
     common.register_fallbacks(app)
     app.add_error_handler(on_error)
+    services.startup_hooks.append(pushes.start)
+    services.shutdown_hooks.append(pushes.stop)
     return app
 
 
@@ -158,4 +170,7 @@ async def _post_init(app: App) -> None:
 
 
 async def _post_shutdown(app: App) -> None:
-    await app.bot_data["services"].store.close()
+    services: Services = app.bot_data["services"]
+    for hook in services.shutdown_hooks:
+        await hook(app)
+    await services.store.close()

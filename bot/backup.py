@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bot.health import HEARTBEAT_FILE
-from bot.storage import Store
+from bot.storage import FileStore
 from bot.storage.atomic import DIR_MODE, FILE_MODE, is_temp_name
 from bot.storage.errors import StorageError
 
@@ -247,7 +247,7 @@ def restore(
             # Open it as the bot would: checks the layout, fixes modes, makes the folders, and
             # rebuilds the derived index from the user files.
             try:
-                with Store(staging) as store:
+                with FileStore(staging) as store:
                     store.verify_all()
                     store.rebuild_index()
             except StorageError as exc:

@@ -56,8 +56,13 @@ class Settings:
     poll_timeout: float = 10.0
     # Multiplies relief holds and follow-up delays (1 = real time); tests use a small value.
     time_scale: float = 1.0
-    # How often the tip scheduler looks for users who are due (tests use a fraction of a second).
-    tip_tick_seconds: float = 60.0
+    # How often the push scheduler looks for who is due, on the boundaries of this interval by
+    # the clock (60: at every whole minute, so an 08:00 push leaves at 08:00:00).
+    push_tick_seconds: float = 60.0
+    # COACH_DATABASE_URL: PostgreSQL instead of the file store (a secret: it may hold a password).
+    database_url: Secret | None = None
+    db_pool_size: int = 8
+    db_pool_timeout: float = 5.0
     # Flood control: updates one person may send per 10 s before the rest are skipped (0 = off).
     flood_limit: int = DEFAULT_FLOOD_LIMIT
 
@@ -93,7 +98,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         base_file_url=base_file_url,
         poll_timeout=float(env.get("COACH_POLL_TIMEOUT", "10")),
         time_scale=_time_scale(env.get("COACH_TIME_SCALE")),
-        tip_tick_seconds=float(env.get("COACH_TIP_TICK_SECONDS", "60")),
+        # COACH_TIP_TICK_SECONDS: its name before every daily push shared the scheduler.
+        push_tick_seconds=_tick_seconds(
+            env.get("COACH_PUSH_TICK_SECONDS") or env.get("COACH_TIP_TICK_SECONDS")
+        ),
+        database_url=database_url(env),
+        db_pool_size=int(_setting(env, "COACH_DB_POOL_SIZE", 8, 0, 1000)),
+        db_pool_timeout=_setting(env, "COACH_DB_POOL_TIMEOUT", 5, 0, 600),
         flood_limit=_flood_limit(env.get("COACH_FLOOD_LIMIT")),
     )
 
@@ -107,14 +118,38 @@ def _flood_limit(raw: str | None) -> int:
     return int(raw)
 
 
-def _time_scale(raw: str | None) -> float:
-    """COACH_TIME_SCALE: a number in (0, 1]; shortens timers for demos and tests."""
+def database_url(env: dict[str, str]) -> Secret | None:
+    """COACH_DATABASE_URL, checked without echoing it (it may hold a password)."""
+    raw = (env.get("COACH_DATABASE_URL") or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("COACH_DATABASE_URL must start with postgresql:// (or be unset)")
+    return Secret(raw)
+
+
+def _number(raw: str | None, name: str, default: float, low: float, high: float) -> float:
+    """A setting that is a number in (low, high]; `default` when unset."""
     if raw is None or not raw.strip():
-        return 1.0
+        return default
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigError("COACH_TIME_SCALE must be a number like 0.01") from None
-    if not 0 < value <= 1:
-        raise ConfigError("COACH_TIME_SCALE must be above 0 and at most 1")
+        raise ConfigError(f"{name} must be a number like {default:g}") from None
+    if not low < value <= high:
+        raise ConfigError(f"{name} must be above {low:g} and at most {high:g}")
     return value
+
+
+def _setting(env: dict[str, str], name: str, default: float, low: float, high: float) -> float:
+    return _number(env.get(name), name, default, low, high)
+
+
+def _tick_seconds(raw: str | None) -> float:
+    """COACH_PUSH_TICK_SECONDS: seconds between looks for due pushes, up to an hour."""
+    return _number(raw, "COACH_PUSH_TICK_SECONDS", 60.0, 0, 3600)
+
+
+def _time_scale(raw: str | None) -> float:
+    """COACH_TIME_SCALE: a number in (0, 1]; shortens timers for demos and tests."""
+    return _number(raw, "COACH_TIME_SCALE", 1.0, 0, 1)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.domain.coaching import TipLibrary, TipLibraryError, load_tip_library
 from bot.domain.relief import Library, RoutineError, load_library
+from bot.domain.sources import Source, SourceError, load_sources
 
 CONTENT_DIR = Path(
     os.environ.get("COACH_CONTENT_DIR", Path(__file__).resolve().parent.parent / "content")
@@ -104,6 +105,7 @@ class Content:
     zones: Zones
     relief: Library
     tips: TipLibrary
+    sources: dict[str, Source]
 
     def t(self, key: str, **values: Any) -> str:
         return self.messages(key, **values)
@@ -170,9 +172,10 @@ def load_content(root: Path = CONTENT_DIR) -> Content:
         raise ContentError(f"message keys used by the code but missing from content: {missing}")
     vocabulary: Vocabulary = _model(Vocabulary, root / "vocabulary.en.yaml")
     try:
-        relief = load_library(root / "relief", [c.id for c in vocabulary.regions])
-        tips = load_tip_library(root / "tips")
-    except (RoutineError, TipLibraryError) as exc:
+        sources = load_sources(root / "sources.yaml")
+        relief = load_library(root / "relief", [c.id for c in vocabulary.regions], sources)
+        tips = load_tip_library(root / "tips", sources)
+    except (SourceError, RoutineError, TipLibraryError) as exc:
         raise ContentError(str(exc)) from exc
     return Content(
         messages=messages,
@@ -180,4 +183,5 @@ def load_content(root: Path = CONTENT_DIR) -> Content:
         zones=_model(Zones, root / "zones.yaml"),
         relief=relief,
         tips=tips,
+        sources=sources,
     )

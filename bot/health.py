@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError
-from bot.storage.atomic import write_json_atomic
+from bot.storage.atomic import DIR_MODE, write_json_atomic
 
 HEARTBEAT_FILE = "heartbeat.json"
 DEFAULT_INTERVAL = 60.0
@@ -56,6 +56,8 @@ def install_heartbeat(app: Any, path: Path, mode: str, interval: float) -> None:
         await asyncio.to_thread(write_heartbeat, path, mode)
 
     assert app.job_queue is not None, "the job-queue extra of python-telegram-bot is required"
+    # With PostgreSQL the data folder holds only this file, so nothing else may have made it.
+    path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     app.job_queue.run_repeating(beat, interval=interval, first=0.0, name="heartbeat")
 
 

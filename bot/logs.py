@@ -1,14 +1,33 @@
-"""Logging that cannot leak the token, and quiet third-party loggers that print request URLs."""
+"""Logging that cannot leak the token, quiet third-party loggers that print request URLs, and
+the one rule for naming where an error happened (`where`)."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
+from pathlib import Path
 from typing import TextIO
 
 from bot.config import Secret
 
 REDACTED = "[token]"
+_PACKAGE = str(Path(__file__).resolve().parent)
+
+
+def where(error: BaseException) -> str:
+    """Innermost frame of our own code as file:line (function): enough to debug, no data.
+
+    Every log line about a failure says the exception type and this, never the message text,
+    health data or the token.
+    """
+    frames = [
+        f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(_PACKAGE)
+    ]
+    if not frames:
+        return "outside bot/"
+    frame = frames[-1]
+    return f"{Path(frame.filename).relative_to(_PACKAGE)}:{frame.lineno} ({frame.name})"
 
 
 class RedactTokenFilter(logging.Filter):

@@ -10,7 +10,7 @@ _TOP = {"meta.json", "lock", "heartbeat.json"}
 _CORRUPT = r"(\.corrupt-\d{8}T\d{6}Z(-\d+)?)?"
 _IN_FOLDER = {
     "users": re.compile(rf"-?\d+\.json{_CORRUPT}"),
-    "index": re.compile(rf"\d\d\.json{_CORRUPT}"),
+    "index": re.compile(rf"(\d\d|fields)\.json{_CORRUPT}"),
 }
 
 

@@ -1,20 +1,9 @@
-"""Daily coaching, pure logic: the tip library, when a morning tip is due, and which tip to send.
+"""Daily coaching, pure logic: the tip library and which tip to send.
 
 No Telegram, no storage: everything takes plain values (and an explicit "now") so it is
-unit-tested across DST changes, odd zones and long histories.
-
-When is a tip due? (see `verdict` and `next_check`)
-* Each user has a local wall-clock tip time in an IANA zone. For every local date the tip's
-  instant is that wall time in the zone *on that date*, so 08:00 stays 08:00 across DST.
-  A time that does not exist that day (spring forward) moves forward by the gap (02:30 -> 03:30);
-  a time that happens twice (fall back) counts once, at its first occurrence.
-* At most one morning tip per local date: `last_tip_date` (local "YYYY-MM-DD") is stored in the
-  profile *in the same write that picks the tip*, before sending, so a crash or restart can
-  never send a second one.
-* Late sends: up to ON_TIME late (queueing at the rate limit) counts as on time. Later than that
-  (the bot was down) the tip is still sent if it is at most CATCH_UP late, still the same local
-  date, and not quiet hours (22:00-07:00) — unless the user chose a tip time inside quiet hours.
-  Otherwise today's tip is skipped.
+unit-tested across long histories. *When* the morning tip is due is the rule every daily push
+shares (`bot.domain.pushtime`): the person's local time, at most once per local date
+(`last_tip_date`, stored before sending), catch-up after downtime, quiet hours, DST-safe.
 """
 
 from __future__ import annotations
@@ -24,23 +13,17 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from enum import Enum
-from functools import lru_cache
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.domain.zones import zone
+from bot.domain.sources import Source, SourceError, load_sources, source_ids, unknown_sources
 
 TOPICS = ("sleep", "stress", "hydration_electrolytes", "pacing", "movement")
 MIN_TIPS_PER_TOPIC = 12
-QUIET_START = time(22, 0)
-QUIET_END = time(7, 0)
-ON_TIME = timedelta(minutes=15)
-CATCH_UP = timedelta(hours=3)
 
 
 # ---------------------------------------------------------------------------- tip library
@@ -89,7 +72,7 @@ DOSE_PATTERN = re.compile(
 @dataclass(frozen=True)
 class TipLibrary:
     tips: tuple[Tip, ...]
-    sources: Mapping[str, str]
+    sources: Mapping[str, Source]
 
     def by_id(self, tip_id: str) -> Tip | None:
         return self._index().get(tip_id)
@@ -101,20 +84,18 @@ class TipLibrary:
         return {t.id: t for t in self.tips}
 
 
-def load_tip_library(folder: Path) -> TipLibrary:
-    """Read content/tips/*.yaml (one file per topic) and sources.yaml; raise TipLibraryError."""
-    try:
-        sources = yaml.safe_load((folder / "sources.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TipLibraryError(f"{folder / 'sources.yaml'}: {exc}") from exc
-    if not isinstance(sources, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in sources.items()
-    ):
-        raise TipLibraryError(f"{folder / 'sources.yaml'}: expected id: citation lines")
+def load_tip_library(folder: Path, sources: Mapping[str, Source] | None = None) -> TipLibrary:
+    """Read content/tips/*.yaml (one file per topic); raise TipLibraryError.
+
+    ``sources`` default to content/sources.yaml beside the folder (bot/domain/sources.py).
+    """
+    if sources is None:
+        try:
+            sources = load_sources(folder.parent / "sources.yaml")
+        except SourceError as exc:
+            raise TipLibraryError(str(exc)) from exc
     tips: list[Tip] = []
     for path in sorted(folder.glob("*.yaml")):
-        if path.name == "sources.yaml":
-            continue
         try:
             tips.extend(TipFile.model_validate(yaml.safe_load(path.read_text("utf-8"))).tips)
         except (OSError, yaml.YAMLError, ValidationError) as exc:
@@ -125,7 +106,7 @@ def load_tip_library(folder: Path) -> TipLibrary:
     return TipLibrary(tuple(tips), sources)
 
 
-def library_problems(tips: Sequence[Tip], sources: Mapping[str, str]) -> list[str]:
+def library_problems(tips: Sequence[Tip], sources: Mapping[str, Source]) -> list[str]:
     """Everything wrong with a set of tips beyond field shapes (also used by the content tests)."""
     problems = []
     ids = Counter(t.id for t in tips)
@@ -137,116 +118,19 @@ def library_problems(tips: Sequence[Tip], sources: Mapping[str, str]) -> list[st
         if per_topic[topic] < MIN_TIPS_PER_TOPIC
     ]
     for tip in tips:
-        if tip.source not in sources:
-            problems.append(f"tip {tip.id}: unknown source {tip.source!r}")
+        unknown = unknown_sources(tip.source, sources)
+        if unknown:
+            problems.append(f"tip {tip.id}: unknown source {', '.join(unknown)!r}")
+        else:
+            off_topic = [s for s in source_ids(tip.source) if tip.topic not in sources[s].topics]
+            if off_topic:
+                problems.append(f"tip {tip.id}: {off_topic} do not cover the topic {tip.topic}")
         text = " ".join([tip.title, tip.body, tip.try_today or ""])
         if DOSE_PATTERN.search(text):
             problems.append(f"tip {tip.id} mentions a dose")
         if "supplement" in text.lower() and "clinician" not in text.lower():
             problems.append(f"tip {tip.id} mentions supplements without 'clinician'")
     return problems
-
-
-# ---------------------------------------------------------------------------- time
-
-
-def parse_hhmm(value: str) -> time:
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
-
-
-def in_quiet_hours(t: time) -> bool:
-    return t >= QUIET_START or t < QUIET_END
-
-
-@lru_cache(maxsize=65536)
-def tip_instant(day: date, tip_time: time, zone_name: str) -> datetime:
-    """The UTC instant of the tip on local date `day` (see module docstring for DST gaps)."""
-    local = datetime.combine(day, tip_time, tzinfo=zone(zone_name))  # fold=0: first occurrence
-    # In a gap, fold=0 uses the offset from before the change, which lands after the gap:
-    # 02:30 on Berlin's spring-forward day becomes 01:30 UTC = 03:30 CEST.
-    return local.astimezone(UTC)
-
-
-def local_date(now: datetime, zone_name: str) -> date:
-    return now.astimezone(zone(zone_name)).date()
-
-
-class Verdict(Enum):
-    SEND = "send"
-    NOT_YET = "not_yet"
-    ALREADY_SENT = "already_sent"
-    PAUSED = "paused"
-    TOO_LATE = "too_late"  # missed by more than CATCH_UP, or the day is over
-    QUIET = "quiet"  # a late catch-up would land in quiet hours
-
-
-@dataclass(frozen=True)
-class Decision:
-    verdict: Verdict
-    day: date  # the user's local date "now"
-
-
-def verdict(
-    now: datetime,
-    zone_name: str,
-    tip_time: time,
-    last_tip_date: date | None,
-    paused_until: datetime | None = None,
-    *,
-    on_time: timedelta = ON_TIME,
-    catch_up: timedelta = CATCH_UP,
-) -> Decision:
-    """Should today's morning tip go out at `now`? (The rule is in the module docstring.)"""
-    local_now = now.astimezone(zone(zone_name))
-    today = local_now.date()
-    due = tip_instant(today, tip_time, zone_name)
-    if last_tip_date is not None and last_tip_date >= today:
-        return Decision(Verdict.ALREADY_SENT, today)
-    if paused_until is not None and due < paused_until:
-        return Decision(Verdict.PAUSED, today)
-    if now < due:
-        return Decision(Verdict.NOT_YET, today)
-    late = now - due
-    if late <= on_time:
-        return Decision(Verdict.SEND, today)
-    if late > catch_up:
-        return Decision(Verdict.TOO_LATE, today)
-    if in_quiet_hours(local_now.time()) and not in_quiet_hours(tip_time):
-        return Decision(Verdict.QUIET, today)
-    return Decision(Verdict.SEND, today)
-
-
-def next_check(
-    now: datetime,
-    zone_name: str,
-    tip_time: time,
-    *,
-    last_tip_date: date | None = None,
-    paused_until: datetime | None = None,
-    catch_up: timedelta = timedelta(0),
-) -> datetime:
-    """When the scheduler should next look at this user.
-
-    The first tip instant that is not before `now - catch_up`, not on a date already served and
-    not inside a pause. A past instant (catch-up after a restart) comes back as `now`.
-    `catch_up` is 0 for live changes: a new tip time means "from the next occurrence".
-    """
-    start = now
-    if paused_until is not None and paused_until > now:
-        start = paused_until
-    day = local_date(start, zone_name) - timedelta(days=1)  # yesterday's tip may be in the window
-    for offset in range(4):
-        candidate_day = day + timedelta(days=offset)
-        if last_tip_date is not None and candidate_day <= last_tip_date:
-            continue
-        due = tip_instant(candidate_day, tip_time, zone_name)
-        if paused_until is not None and due < paused_until:
-            continue
-        if due >= now - catch_up and candidate_day >= local_date(now, zone_name):
-            return max(due, now)
-    # Unreachable for real zones (a tip instant exists every day); a safe fallback.
-    return now + timedelta(days=1)
 
 
 # ---------------------------------------------------------------------------- choosing a tip

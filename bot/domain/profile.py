@@ -20,9 +20,11 @@ class Profile(TypedDict, total=False):
     onboarded    True once time zone and tip time are set and the menu was shown.
     active       False after Telegram told us they blocked the bot; /start sets it back.
     weekly_summary     True if they opted in to the Sunday-evening summary (insights).
-    weekly_sent_week   ISO week ("2026-W48", local) of the last Sunday summary sent.
+    weekly_sent_week   ISO week ("2026-W48", local) of the last Sunday summary (set before
+                       sending, like every push's marker: see bot/pushes.py).
+    evening_checks_date  local "YYYY-MM-DD" of the last evening GP note / red-flag re-check.
     redflag_offered_at when the red-flag check was last offered (answered or skipped).
-    gp_prompted_at     when the "worth mentioning to your GP" note was last sent.
+    gp_prompted_at     when the "please see a GP" note was last sent.
     relief_followup_minutes
                  minutes between the end of a relief routine and "how is it now?" (5-30;
                  absent = 10). Set from the routine's end message.
@@ -46,6 +48,7 @@ class Profile(TypedDict, total=False):
     active: bool
     weekly_summary: bool
     weekly_sent_week: str
+    evening_checks_date: str
     redflag_offered_at: str
     gp_prompted_at: str
     relief_followup_minutes: int

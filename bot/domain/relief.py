@@ -37,21 +37,28 @@ time passed while the bot was down is still sent if it is at most MAX_FOLLOWUP_L
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot.domain.sources import unknown_sources
 
 # --------------------------------------------------------------------------- schema
 
-KNOWN_SOURCES = frozenset({"seed", "nhs-twitch", "eular-2016", "immpact", "acr-2016"})
 ROUTINE_ID = r"^[a-z0-9_]{1,24}$"  # short enough to ride in a 64-byte button
-MAX_HOLD_SECONDS = 20 * 60  # a cold pack: 15-20 minutes at most
+MAX_TIMER_SECONDS = 20 * 60  # a cold pack: 15-20 minutes at most
+MAX_HOLD_SECONDS = 60  # a stretch is held gently, never for minutes
 MIN_ROUTINES_PER_REGION = 2
+# What a timed step asks for, and so how the bot words it (content/messages/relief.en.yaml):
+# "hold" a stretch ("hold the stretch for 30 s"), "breathe" gently ("keep this gentle rhythm
+# going"), or "keep" doing something (warmth, massage, walking: "keep this going for 60 s").
+# A breathing step is never a "hold": it must not read as "hold your breath".
+TimerKind = Literal["hold", "breathe", "keep"]
 
 
 class RoutineError(ValueError):
@@ -63,10 +70,19 @@ class _Strict(BaseModel):
 
 
 class Step(_Strict):
-    """One instruction; with ``hold_seconds`` the bot moves on by itself when the time is up."""
+    """One instruction; with ``seconds`` the bot moves on by itself when the time is up."""
 
     text: str = Field(min_length=1, max_length=400)
-    hold_seconds: int | None = Field(default=None, ge=5, le=MAX_HOLD_SECONDS)
+    seconds: int | None = Field(default=None, ge=5, le=MAX_TIMER_SECONDS)
+    timer: TimerKind | None = None  # required with ``seconds``
+
+    @model_validator(mode="after")
+    def _timer_kind(self) -> Step:
+        if (self.seconds is None) != (self.timer is None):
+            raise ValueError("a timed step needs both seconds and timer (hold, breathe or keep)")
+        if self.timer == "hold" and self.seconds is not None and self.seconds > MAX_HOLD_SECONDS:
+            raise ValueError(f"a stretch is held for at most {MAX_HOLD_SECONDS} s")
+        return self
 
 
 class Routine(_Strict):
@@ -77,19 +93,12 @@ class Routine(_Strict):
     regions: tuple[str, ...] = Field(min_length=1)
     steps: tuple[Step, ...] = Field(min_length=1, max_length=8)
     safety: tuple[str, ...] = Field(min_length=1, max_length=3)
-    # Where the health facts come from: ids of /work/shared/content-facts.md, comma-separated.
+    # Where the health facts come from: ids in content/sources.yaml, comma-separated.
     source: str = Field(min_length=1)
     # Position before there is any evidence for this person (lower = offered earlier).
     default_rank: int = Field(default=50, ge=0, le=100)
-
-    @field_validator("source")
-    @classmethod
-    def _known_sources(cls, value: str) -> str:
-        ids = [part.strip() for part in value.split(",")]
-        unknown = [i for i in ids if i not in KNOWN_SOURCES]
-        if unknown:
-            raise ValueError(f"unknown source id(s) {unknown}; known: {sorted(KNOWN_SOURCES)}")
-        return value
+    # A routine done standing or walking names one done sitting or lying, offered beside it.
+    seated_alternative: str | None = Field(default=None, pattern=ROUTINE_ID)
 
     @field_validator("regions")
     @classmethod
@@ -119,11 +128,15 @@ class Library:
         return [r for r in self.routines if region in r.regions]
 
 
-def load_library(directory: Path, region_ids: Iterable[str]) -> Library:
+def load_library(
+    directory: Path, region_ids: Iterable[str], sources: Mapping[str, object]
+) -> Library:
     """Load and check every ``*.yaml`` in ``directory``; raise RoutineError on the first problem.
 
     Checks: each file validates, its name is ``<id>.yaml``, ids are unique, every region a
-    routine names exists, and every region has at least MIN_ROUTINES_PER_REGION routines.
+    routine names exists, its sources are in ``sources`` (content/sources.yaml), a seated
+    alternative exists and covers the routine's regions, and every region has at least
+    MIN_ROUTINES_PER_REGION routines.
     """
     regions = list(region_ids)
     files = sorted(directory.glob("*.yaml"))
@@ -141,7 +154,20 @@ def load_library(directory: Path, region_ids: Iterable[str]) -> Library:
         unknown = sorted(set(routine.regions) - set(regions))
         if unknown:
             raise RoutineError(f"{path}: unknown regions {unknown}")
+        unknown = unknown_sources(routine.source, sources)
+        if unknown:
+            raise RoutineError(f"{path}: unknown source id(s) {unknown}")
         routines.append(routine)
+    by_id = {r.id: r for r in routines}  # unique: each id is its file's name
+    for routine in routines:
+        if routine.seated_alternative is None:
+            continue
+        seated = by_id.get(routine.seated_alternative)
+        if seated is None or not set(routine.regions) <= set(seated.regions):
+            raise RoutineError(
+                f"{directory / routine.id}.yaml: seated_alternative "
+                f"{routine.seated_alternative!r} must exist and cover the same regions"
+            )
     thin = [
         region
         for region in regions
@@ -225,9 +251,28 @@ MAX_FOLLOWUP_LATENESS = timedelta(hours=1)
 
 def hold_delay(step: Step, scale: float) -> float | None:
     """Seconds until the bot moves on from this step by itself, or None if it waits for a tap."""
-    if step.hold_seconds is None:
+    if step.seconds is None:
         return None
-    return (step.hold_seconds + LEAD_IN_SECONDS) * scale
+    return (step.seconds + LEAD_IN_SECONDS) * scale
+
+
+def timer_message(step: Step) -> tuple[str, dict[str, int]] | None:
+    """The message key and values for a timed step's line, or None for an untimed step.
+
+    Two minutes or more are shown in minutes; a hold is never that long.
+    """
+    if step.seconds is None or step.timer is None:
+        return None
+    if step.timer == "hold":
+        return "relief.timer_hold", {"seconds": step.seconds}
+    if step.seconds >= 120:
+        return f"relief.timer_{step.timer}_minutes", {"minutes": step.seconds // 60}
+    return f"relief.timer_{step.timer}", {"seconds": step.seconds}
+
+
+def timer_done_message(step: Step) -> str:
+    """The message key for the line that says a step's time is up (sent as a new message)."""
+    return f"relief.timer_done_{step.timer or 'keep'}"
 
 
 def followup_minutes(profile: dict[str, object] | None) -> int:

@@ -3,9 +3,17 @@ content/safety.en.yaml (loaded and validated here, at start and in tests).
 
 * Crisis words: text is lower-cased, apostrophes dropped ("don't" -> "dont") and everything that
   is not a letter or digit becomes a space; a phrase matches as whole words. Deliberately broad:
-  a caring reply to a false alarm costs little, silence after a real one costs a lot.
-* Red flags (NHS "twitching" advice): any "yes" means "see a doctor"; a "yes" to a question marked
-  ``urgent`` (swallowing, speaking, breathing) means "today". Never a diagnosis.
+  a caring reply to a false alarm costs little (it says sorry if it misread), silence after a real
+  one costs a lot.
+* Red flags (NHS twitching, motor neurone disease, stroke and breathlessness advice): yes/no
+  questions, emergencies first. Each question says what a "yes" means (``if_yes``):
+  ``emergency`` (call the emergency number now; the check stops there), ``ask_onset`` (did it
+  come on suddenly or over weeks? suddenly or not sure: emergency; over weeks: a doctor today),
+  or ``see_doctor`` (book a GP visit). Never a diagnosis. See ``check_step``.
+* Stored answers: the "red_flags" table holds ``{asked_at, answers: {question id: yes?},
+  any_yes, onsets: {question id: sudden|slow|unsure}, outcome}``, answers only for the questions
+  that were asked. Question ids are never renamed; retired questions keep a label in content so
+  older records stay readable.
 * The check is offered at the end of onboarding and again when ``RECHECK_DAYS`` have passed since
   it was last offered (answered or skipped).
 """
@@ -13,19 +21,23 @@ content/safety.en.yaml (loaded and validated here, at start and in tests).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.content import CONTENT_DIR, ContentError
+from bot.domain.sources import load_sources, source_ids
 
 RECHECK_DAYS = 28
-QUESTION_IDS = ("weakness", "thinner", "swallow_speak_breathe", "tripping")  # stored: never rename
+ONSETS = ("sudden", "slow", "unsure")
 _NON_WORD = re.compile(r"[^\w]+")
+
+IfYes = Literal["see_doctor", "ask_onset", "emergency"]
+Outcome = Literal["emergency", "urgent", "see_doctor", "clear"]
 
 
 class _Strict(BaseModel):
@@ -33,10 +45,11 @@ class _Strict(BaseModel):
 
 
 class Question(_Strict):
-    id: str
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
     short: str = Field(min_length=1, max_length=60)  # for the report
     text: str = Field(min_length=1)
-    urgent: bool
+    if_yes: IfYes = "see_doctor"
+    yes_note: str | None = None  # added to the reply after a yes (e.g. about medicines)
     source: str
 
 
@@ -49,18 +62,52 @@ class RedFlagText(_Strict):
     progress: str
     yes_button: str = Field(max_length=20)
     no_button: str = Field(max_length=20)
+    onset_question: str
+    onset_sudden_button: str = Field(max_length=30)
+    onset_slow_button: str = Field(max_length=30)
+    onset_unsure_button: str = Field(max_length=30)
     all_clear: str
     see_doctor: str
     see_doctor_urgent: str
-    questions: tuple[Question, ...]
+    emergency: str
+    questions: tuple[Question, ...] = Field(min_length=1)
+    retired: dict[str, str] = {}  # id -> report label of questions no longer asked
 
     @model_validator(mode="after")
-    def _known_ids(self) -> RedFlagText:
-        if tuple(q.id for q in self.questions) != QUESTION_IDS:
-            raise ValueError(f"red-flag question ids must be exactly {QUESTION_IDS}")
-        if not any(q.urgent for q in self.questions):
-            raise ValueError("at least one red-flag question must be urgent")
+    def _checked(self) -> RedFlagText:
+        ids = [q.id for q in self.questions]
+        if len(set(ids)) != len(ids) or set(ids) & set(self.retired):
+            raise ValueError("red-flag question ids must be unique, and never reused once retired")
+        if not any(q.if_yes == "emergency" for q in self.questions):
+            raise ValueError("at least one red-flag question must lead to the emergency number")
+        if "emergency number" not in self.emergency.split("\n")[0]:
+            raise ValueError("the emergency reply must start with the local emergency number")
         return self
+
+    def label(self, question_id: str) -> str:
+        """The report label of a question, current or retired (its id if unknown)."""
+        current = next((q.short for q in self.questions if q.id == question_id), None)
+        return current or self.retired.get(question_id, question_id)
+
+    def onset_label(self, onset: str) -> str:
+        """How a "yes" came on, in the words of its button."""
+        labels = {
+            "sudden": self.onset_sudden_button,
+            "slow": self.onset_slow_button,
+            "unsure": self.onset_unsure_button,
+        }
+        return labels.get(onset, onset)
+
+    def reply(self, outcome: str, answers: Mapping[str, bool]) -> str:
+        """What the person reads at the end of the check, with the notes of their yes answers."""
+        text = {
+            "emergency": self.emergency,
+            "urgent": self.see_doctor_urgent,
+            "see_doctor": self.see_doctor,
+            "clear": self.all_clear,
+        }[outcome].rstrip("\n")
+        notes = [q.yes_note for q in self.questions if q.yes_note and answers.get(q.id)]
+        return "\n".join([text, *notes])
 
 
 class PersistenceText(_Strict):
@@ -83,8 +130,8 @@ class CrisisText(_Strict):
 
     @model_validator(mode="after")
     def _has_emergency_number(self) -> CrisisText:
-        if not any("local emergency number" in r.text for r in self.resources):
-            raise ValueError("crisis resources must mention 'your local emergency number'")
+        if "local emergency number" not in self.resources[0].text:
+            raise ValueError("the first crisis resource must be 'your local emergency number'")
         if "{resources}" not in self.reply:
             raise ValueError("crisis reply must have a {resources} placeholder")
         return self
@@ -94,17 +141,13 @@ class SafetyContent(_Strict):
     red_flags: RedFlagText
     persistence: PersistenceText
     crisis: CrisisText
-    sources: dict[str, str]
 
-    @model_validator(mode="after")
-    def _sources_exist(self) -> SafetyContent:
-        used = {self.red_flags.source, self.persistence.source, self.crisis.source}
-        used |= {q.source for q in self.red_flags.questions}
-        used |= {r.source for r in self.crisis.resources}
-        missing = used - set(self.sources)
-        if missing:
-            raise ValueError(f"unknown sources: {sorted(missing)}")
-        return self
+    def cited_sources(self) -> set[str]:
+        """Every source id the wording cites (checked against content/sources.yaml on load)."""
+        fields = [self.red_flags.source, self.persistence.source, self.crisis.source]
+        fields += [q.source for q in self.red_flags.questions]
+        fields += [r.source for r in self.crisis.resources]
+        return {sid for field in fields for sid in source_ids(field)}
 
     def flag_names(self) -> dict[str, str]:
         """Persistence flag id -> plain words."""
@@ -114,7 +157,7 @@ class SafetyContent(_Strict):
         }
 
     def gp_note(self, flags: list[str]) -> str:
-        """The "worth mentioning to your GP" message for these persistence flags."""
+        """The "please see a GP" note for these persistence flags."""
         names = self.flag_names()
         return self.persistence.message.format(what=" and ".join(names[f] for f in flags))
 
@@ -122,16 +165,21 @@ class SafetyContent(_Strict):
         return self.crisis.reply.format(resources="\n".join(r.text for r in self.crisis.resources))
 
 
-def load_safety(path: Path | None = None) -> SafetyContent:
-    """Load and validate content/safety.en.yaml; ContentError names the problem."""
+def load_safety(path: Path | None = None, sources_path: Path | None = None) -> SafetyContent:
+    """Load and validate content/safety.en.yaml and its sources; ContentError names the problem."""
     path = path or CONTENT_DIR / "safety.en.yaml"
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return SafetyContent.model_validate(raw)
+        content = SafetyContent.model_validate(raw)
+        sources = load_sources(sources_path or CONTENT_DIR / "sources.yaml")
     except FileNotFoundError as exc:
         raise ContentError(f"content file missing: {path}") from exc
-    except (yaml.YAMLError, ValidationError) as exc:
+    except (yaml.YAMLError, ValidationError, ValueError) as exc:
         raise ContentError(f"{path}: {exc}") from exc
+    missing = content.cited_sources() - set(sources)
+    if missing:
+        raise ContentError(f"{path}: unknown sources: {sorted(missing)}")
+    return content
 
 
 def normalise(text: str) -> str:
@@ -146,17 +194,50 @@ def mentions_crisis(text: str, phrases: Iterable[str]) -> bool:
     return any(normalise(phrase) in haystack for phrase in phrases if phrase.strip())
 
 
-def red_flag_record(answers: dict[str, bool], asked_at: datetime) -> dict[str, Any]:
-    """The "red_flags" table document: {asked_at, answers, any_yes}."""
-    clean = {qid: bool(answers.get(qid, False)) for qid in QUESTION_IDS}
-    return {"asked_at": asked_at.isoformat(), "answers": clean, "any_yes": any(clean.values())}
+CheckStep = tuple[Literal["ask", "onset", "done"], int, Outcome | None]
 
 
-def red_flag_outcome(answers: dict[str, bool], urgent_ids: Iterable[str]) -> str:
-    """ "urgent" if an urgent question got a yes, "see_doctor" for any other yes, else "clear"."""
-    if any(answers.get(qid) for qid in urgent_ids):
-        return "urgent"
-    return "see_doctor" if any(answers.values()) else "clear"
+def check_step(
+    questions: Iterable[Question], answers: Mapping[str, bool], onsets: Mapping[str, str]
+) -> CheckStep:
+    """What the red-flag check does next, given the answers so far.
+
+    ("ask", i, None): ask question i. ("onset", i, None): ask whether question i's "yes" came on
+    suddenly. ("done", -1, outcome): stop and reply. An emergency stops the check at once; the
+    outcome otherwise is the most serious of the answers (see the module docstring).
+    """
+    urgent = False
+    for index, question in enumerate(questions):
+        if question.id not in answers:
+            return "ask", index, None
+        if not answers[question.id]:
+            continue
+        if question.if_yes == "emergency":
+            return "done", -1, "emergency"
+        if question.if_yes == "ask_onset":
+            onset = onsets.get(question.id)
+            if onset is None:
+                return "onset", index, None
+            if onset != "slow":  # suddenly, or not sure: the safer reading
+                return "done", -1, "emergency"
+            urgent = True
+    if urgent:
+        return "done", -1, "urgent"
+    return "done", -1, "see_doctor" if any(answers.values()) else "clear"
+
+
+def red_flag_record(
+    answers: Mapping[str, bool], onsets: Mapping[str, str], outcome: str, asked_at: datetime
+) -> dict[str, Any]:
+    """The "red_flags" table document (see the module docstring)."""
+    clean = {qid: bool(value) for qid, value in answers.items()}
+    return {
+        "asked_at": asked_at.isoformat(),
+        "answers": clean,
+        "any_yes": any(clean.values()),
+        "onsets": {qid: value for qid, value in onsets.items() if value in ONSETS},
+        "outcome": outcome,
+    }
 
 
 def recheck_due(last_offered: datetime | None, now: datetime) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import mimetypes
 import re
 import signal
 import sys
@@ -115,7 +116,7 @@ class ChatView:
         return lines
 
     def _save_file(self, ev: BotMessage) -> Path:
-        name = _SAFE_NAME.sub("_", ev.filename or ev.kind).strip("._") or ev.kind
+        name = _SAFE_NAME.sub("_", _file_name(ev)).strip("._") or ev.kind
         path = self.files_dir / f"{ev.message_id}-{name}"
         self.files_dir.mkdir(parents=True, exist_ok=True)
         path.write_bytes(ev.file_bytes or b"")
@@ -188,6 +189,16 @@ class ChatView:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
+def _file_name(ev: BotMessage) -> str:
+    """The bot's own file name when it gave one ("report.pdf"); else the kind of message with the
+    extension of its content type, which the loopback server read from the name the upload came
+    with or from its first bytes ("photo.png" for a chart sent as bare bytes, whose upload name
+    is python-telegram-bot's stand-in "application.octet-stream")."""
+    if ev.filename and mimetypes.guess_type(ev.filename)[0] is not None:
+        return ev.filename
+    return ev.kind + (mimetypes.guess_extension(ev.mime_type or "") or ".bin")
+
+
 # -- input sources ------------------------------------------------------------------------------
 
 
@@ -229,6 +240,7 @@ async def run_sandbox(
     tty: bool | None = None,
 ) -> int:
     """Run the chat until /quit, Ctrl-C, Ctrl-D or SIGTERM. Returns the exit code."""
+    print("Starting the bot...", flush=True)  # loading it takes a few seconds on a slow machine
     from bot.app import build_application, start_polling, stop_polling
     from bot.content import ContentError, load_content
     from bot.logs import setup_logging

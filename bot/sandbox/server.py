@@ -413,14 +413,32 @@ def _check_inline_button(button: Any) -> None:
         raise _bad("BUTTON_URL_INVALID")
 
 
+# The first bytes of the file types a bot sends, for uploads whose name and content type say
+# nothing (python-telegram-bot sends bytes without a file name as "application/octet-stream").
+_MAGIC_BYTES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"BM", "image/bmp"),
+    (b"%PDF-", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),
+)
+
+
+def sniff_mime_type(content: bytes) -> str | None:
+    """The content type that a file's first bytes show, if they show one."""
+    if content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    return next((mime for magic, mime in _MAGIC_BYTES if content.startswith(magic)), None)
+
+
 def _image_size(content: bytes) -> tuple[int, int] | None:
     """(width, height) for PNG; a nominal size for other image types; None if not an image."""
     if content.startswith(b"\x89PNG\r\n\x1a\n") and len(content) >= 24:
         width, height = struct.unpack(">II", content[16:24])
         return width, height
-    if content.startswith((b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")) or (
-        content[:4] == b"RIFF" and content[8:12] == b"WEBP"
-    ):
+    if (sniff_mime_type(content) or "").startswith("image/"):
         return 800, 600
     return None
 
@@ -1261,7 +1279,11 @@ class LoopbackBotAPI:
             filename = value.filename or ("photo.jpg" if image else "document")
             mime = value.content_type
             if not mime or mime == "application/octet-stream":
-                mime = mimetypes.guess_type(filename)[0] or mime or "application/octet-stream"
+                mime = (
+                    mimetypes.guess_type(filename)[0]
+                    or sniff_mime_type(value.content)
+                    or "application/octet-stream"
+                )
             ext = mimetypes.guess_extension(mime) or ""
             folder = "photos" if image else "documents"
             stored = StoredFile(

@@ -19,13 +19,10 @@ from typing import Any
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
-from tinydb import TinyDB
-from tinydb.operations import delete as delete_field
-from tinydb.table import Document
 
 from bot.domain import checkin as rules
 from bot.domain.checkin import TABLE, DayGroup, InvalidEpisode, NoteProblem
-from bot.storage.store import SINGLE_DOC_ID, STATE
+from bot.storage import UserData
 from bot.telegram.callbacks import BadCallback, Callback, feature_pattern, route_pattern
 from bot.telegram.common import AWAITING, button, edit_or_send, user_id_of
 from bot.telegram.context import CoachContext
@@ -120,33 +117,15 @@ async def history_command(update: Update, ctx: CoachContext) -> None:
 async def _put_draft(ctx: CoachContext, user_id: int, draft: dict[str, Any]) -> None:
     """Store the draft and claim free text for it, in one write."""
 
-    def op(db: TinyDB) -> None:
-        table = db.table(STATE)
-        values = {STATE_KEY: draft, AWAITING: {"kind": TEXT_INPUT}}
-        if table.contains(doc_id=SINGLE_DOC_ID):
-            table.update(values, doc_ids=[SINGLE_DOC_ID])
-        else:
-            table.insert(Document(values, doc_id=SINGLE_DOC_ID))
-
-    await ctx.store.transact(user_id, op)
-
-
-def _drop_draft_in(db: TinyDB) -> None:
-    """Inside a store transaction: forget the draft and our free-text claim."""
-    table = db.table(STATE)
-    doc = table.get(doc_id=SINGLE_DOC_ID)
-    if doc is None:
-        return
-    ours = {STATE_KEY} | (
-        {AWAITING} if (doc.get(AWAITING) or {}).get("kind") == TEXT_INPUT else set()
+    await ctx.store.transact(
+        user_id, lambda data: data.set_state({STATE_KEY: draft, AWAITING: {"kind": TEXT_INPUT}})
     )
-    if not ours & set(doc):
-        return  # nothing to drop: no write
-    if set(doc) <= ours:
-        db.drop_table(STATE)  # like Store.clear_state: no empty state document left behind
-        return
-    for key in ours & set(doc):
-        table.update(delete_field(key), doc_ids=[SINGLE_DOC_ID])
+
+
+def _drop_draft_in(data: UserData) -> None:
+    """Inside a store transaction: forget the draft and our free-text claim."""
+    ours_awaiting = (data.state(AWAITING) or {}).get("kind") == TEXT_INPUT
+    data.clear_state(STATE_KEY, *([AWAITING] if ours_awaiting else []))
 
 
 async def _drop_draft(ctx: CoachContext, user_id: int) -> None:
@@ -248,9 +227,16 @@ async def _render(ctx: CoachContext, user_id: int, draft: dict[str, Any]) -> tup
         rows = [numbers[:6], numbers[6:]]
         if step == "same":
             v = rules.view(draft, vocab, ctx.services.clock.now())
-            text = ctx.t("checkin.ask_same", details=html.escape(v.details))
+            details = html.escape(v.details)
+            if _is_past(draft):
+                text = ctx.t("checkin.ask_same_past", details=details)
+            else:
+                text = ctx.t("checkin.ask_same", details=details)
         else:
-            text = ctx.t("checkin.ask_intensity")
+            if _is_past(draft):
+                text = ctx.t("checkin.ask_intensity_past")
+            else:
+                text = ctx.t("checkin.ask_intensity")
             if not draft.get("editing_episode_id"):
                 if await _previous(ctx, user_id) is not None:
                     rows.append([(ctx.t("checkin.same_button"), b(ctx, user_id, draft, "ck.sm"))])
@@ -272,7 +258,8 @@ async def _render(ctx: CoachContext, user_id: int, draft: dict[str, Any]) -> tup
             2,
         )
     elif step == "regions":
-        text = ctx.t("checkin.ask_regions")
+        past = _is_past(draft)
+        text = ctx.t("checkin.ask_regions_past") if past else ctx.t("checkin.ask_regions")
         rows = chunk(
             [
                 (_mark(c.label, c.id in draft["regions"]), b(ctx, user_id, draft, "ck.r", c.id))
@@ -315,6 +302,11 @@ async def _render(ctx: CoachContext, user_id: int, draft: dict[str, Any]) -> tup
     return _header(ctx, draft) + text, inline(rows)
 
 
+def _is_past(draft: dict[str, Any]) -> bool:
+    """A past episode (a time chosen with 🕐, or an edit) is asked about in the past tense."""
+    return bool(draft.get("when") or draft.get("editing_episode_id"))
+
+
 def _when_buttons(ctx: CoachContext, user_id: int, draft: dict[str, Any]) -> list[tuple[str, str]]:
     row = []
     if rules.available_parts(ctx.services.clock.now(), draft["tz"], 0):
@@ -331,6 +323,8 @@ def _saved_view(
     lines = [ctx.t(key, summary=_summary(ctx, episode))]
     if episode.get("note"):
         lines.append(ctx.t("checkin.note_line", note=html.escape(episode["note"])))
+    if "medicine_change" in episode.get("triggers", ()):
+        lines.append(ctx.t("checkin.medicine_note"))  # never stop a medicine alone
     ref = (episode["id"], rules.stamp(episode))
     rows = [
         [
@@ -366,25 +360,23 @@ async def _save(
     episode = dict(rules.build_episode(draft, now, rules.choices_of(ctx.content.vocabulary)))
     editing = draft.get("editing_episode_id")
 
-    def op(db: TinyDB) -> tuple[dict[str, Any] | None, bool]:
-        state = db.table(STATE).get(doc_id=SINGLE_DOC_ID) or {}
-        current = state.get(STATE_KEY) or {}
+    def op(data: UserData) -> tuple[dict[str, Any] | None, bool]:
+        current = data.state(STATE_KEY) or {}
         if current.get("nonce") != draft["nonce"]:
             return None, False
-        table = db.table(TABLE)
         if editing:
-            old = table.get(doc_id=editing)
-            if old is None or rules.stamp(dict(old)) != draft.get("editing_stamp"):
-                _drop_draft_in(db)
+            old = data.get(TABLE, editing)
+            if old is None or rules.stamp(old) != draft.get("editing_stamp"):
+                _drop_draft_in(data)
                 return None, True
             fields = ("intensity", "regions", "duration", "triggers", "note")
             changes = {k: episode[k] for k in fields} | {"updated_at": episode["updated_at"]}
-            table.update(changes, doc_ids=[editing])
-            saved = dict(table.get(doc_id=editing) or {}) | {"id": editing}
+            data.update(TABLE, editing, changes)
+            saved = data.get(TABLE, editing) or {"id": editing}
         else:
-            doc_id = table.insert(episode)
+            doc_id = data.insert(TABLE, episode)
             saved = episode | {"id": doc_id}
-        _drop_draft_in(db)
+        _drop_draft_in(data)
         return saved, bool(editing)
 
     return await ctx.store.transact(user_id, op)

@@ -83,11 +83,14 @@ def _allowed_before_accept(update: Update) -> bool:
         # ob.ok accepts the note; fg.* confirms /forget, which works before accepting.
         return (update.callback_query.data or "").startswith(("1|ob.ok|", "1|fg."))
     text = (message.text or "") if message else ""
-    return text.split("@", 1)[0].split(" ", 1)[0] in ("/start", "/forget", "/privacy")
+    # What the bot is, what it keeps and how to delete it: never behind the note.
+    command = text.split("@", 1)[0].split(" ", 1)[0]
+    return command in ("/start", "/help", "/privacy", "/forget")
 
 
 async def gate(update: Update, ctx: CoachContext) -> None:
-    """Runs before every handler: private chats only, and nothing until the note is accepted."""
+    """Runs before every handler: private chats only, and nothing that stores health data (or
+    leads to it) until the note is accepted."""
     if update.effective_user is None or update.effective_chat is None:
         raise ApplicationHandlerStop
     if update.effective_chat.type != ChatType.PRIVATE:

@@ -12,6 +12,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.content import Content
+from bot.pushes import PushScheduler
 from bot.storage import Store
 from bot.telegram.callbacks import CallbackCodec
 
@@ -21,7 +22,8 @@ TextInputHandler = Callable[[Update, "CoachContext", str, dict[str, Any]], Await
 MenuHandler = Callable[[Update, "CoachContext"], Awaitable[None]]
 # What /cancel does for a feature: (user_id, ctx) -> whether something was in progress.
 CancelHook = Callable[[int, "CoachContext"], Awaitable[bool]]
-# Work to do once the bot is connected (rebuilding timers from the store, say).
+# Work to do once the bot is connected (rebuilding timers from the store, say), and after it
+# stopped taking updates, before the store closes (shutdown).
 StartupHook = Callable[[Application[Any, Any, Any, Any, Any, Any]], Awaitable[None]]
 
 
@@ -32,11 +34,13 @@ class Services:
     content: Content
     clock: Clock
     codec: CallbackCodec
+    pushes: PushScheduler  # every daily push; features register their kinds with it
     # Filled by the features as they register: which free-text prompt and menu button go where.
     text_inputs: dict[str, TextInputHandler] = field(default_factory=dict)
     menu_actions: dict[str, MenuHandler] = field(default_factory=dict)
     cancel_hooks: list[CancelHook] = field(default_factory=list)
     startup_hooks: list[StartupHook] = field(default_factory=list)
+    shutdown_hooks: list[StartupHook] = field(default_factory=list)
 
 
 class CoachContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):

@@ -1,11 +1,11 @@
-"""Sending a message nobody asked for just now (a tip, a follow-up, a timer step).
+"""Sending a message nobody asked for just now (a push, a follow-up, a timer step).
 
 Handlers reply inside an update and let the error handler deal with failures. Scheduled sends are
 different: one person's failure must never stop the job or skip anyone else, so they go through
-here. A 429 is already waited out by the AIORateLimiter; a user who blocked the bot is marked
-inactive (their schedules check `active`); a failed connection is retried with backoff. A timeout
-is not retried: Telegram may have sent the message and only its answer was late, and a person
-should never get the same message twice.
+here, text or photo alike. A 429 is already waited out by the AIORateLimiter; a user who blocked
+the bot is marked inactive (their schedules check `active`); a failed connection is retried with
+backoff. A timeout is not retried: Telegram may have sent the message and only its answer was
+late, and a person should never get the same message twice.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from telegram import Bot, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.pushes import Outgoing
 from bot.storage import Store
 
 log = logging.getLogger(__name__)
@@ -38,12 +39,16 @@ async def deliver(
     user_id: int,
     text: str,
     *,
+    photo: bytes | None = None,
     backoff: float = BACKOFF_SECONDS,
     **kwargs: Any,
 ) -> Message | None:
-    """Send ``text`` to ``user_id``; return the message, or None if it could not be delivered."""
+    """Send ``text`` to ``user_id`` (as the caption of ``photo`` if given); return the message,
+    or None if it could not be delivered."""
     for attempt in range(RETRIES + 1):
         try:
+            if photo is not None:
+                return await bot.send_photo(user_id, photo, caption=text, **kwargs)
             return await bot.send_message(user_id, text, **kwargs)
         except Forbidden:
             await mark_inactive(store, user_id)
@@ -68,6 +73,14 @@ async def deliver(
                 return None
             await asyncio.sleep(backoff * 2**attempt)
     return None
+
+
+async def send_push(bot: Bot, store: Store, user_id: int, message: Outgoing) -> bool:
+    """The push scheduler's send (`bot.pushes.Send`): one message of a push, through `deliver`."""
+    sent = await deliver(
+        bot, store, user_id, message.text, photo=message.photo, reply_markup=message.markup
+    )
+    return sent is not None
 
 
 def _seconds(value: Any) -> float:

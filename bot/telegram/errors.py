@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import logging
-import traceback
-from pathlib import Path
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError, TimedOut
 
+from bot.logs import where
 from bot.storage import StorageError
 from bot.telegram.context import CoachContext
 
 log = logging.getLogger("bot.errors")
-_PACKAGE = str(Path(__file__).resolve().parents[1])
 
 
 def is_not_modified(error: BaseException) -> bool:
     """Telegram's answer to an edit that would change nothing (a double tap, a repeated
     refresh): the screen already shows what we meant to show, so it is not an error."""
     return isinstance(error, BadRequest) and "not modified" in str(error).lower()
-
-
-def where(error: BaseException) -> str:
-    """Innermost frame of our own code as file:line (function): enough to debug, no data."""
-    frames = [
-        f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith(_PACKAGE)
-    ]
-    if not frames:
-        return "outside bot/"
-    frame = frames[-1]
-    return f"{Path(frame.filename).relative_to(_PACKAGE)}:{frame.lineno} ({frame.name})"
 
 
 async def on_error(update: object, ctx: CoachContext) -> None:

@@ -296,8 +296,13 @@ async def on_settings_button(
 
 
 async def help_command(update: Update, ctx: CoachContext) -> None:
-    """/help: the command menu's own list, so the two never disagree."""
+    """/help: the command menu's own list, so the two never disagree. Before the note is
+    accepted, what the bot is and does and how to begin (the menu would only be refused)."""
     assert update.effective_message is not None
+    profile = await ctx.store.get_profile(user_id_of(update))
+    if not (profile and profile.get("accepted")):
+        await update.effective_message.reply_text(ctx.t("onboarding.help_before_accept"))
+        return
     commands = ctx.content.messages.with_prefix("commands.")
     lines = [f"/{key.removeprefix('commands.')} – {text}" for key, text in commands.items()]
     text = "\n".join([ctx.t("onboarding.help_header"), *lines, "", ctx.t("onboarding.help_footer")])

@@ -2,15 +2,19 @@
 
 Flow: the menu button (tap 1) shows the body regions; a region (tap 2) starts the routine ranked
 first for this person and region (bot/domain/relief.py documents the rule). The routine runs one
-step at a time in ONE message edited in place, with Next / Skip / Stop. A step with a hold moves
-on by itself through a JobQueue job (never a sleep in a handler). At the end: "log this episode"
-(route ck.new, handled by the check-in feature) and "try another routine". A follow-up "how is
-the twitching now?" comes N minutes later (profile ``relief_followup_minutes``, 5-30, default 10),
-is sent at most once, and its answer is stored on the run.
+step at a time in ONE message, with Next / Skip / Stop; a routine done standing offers its seated
+version on the first step. A button press edits the message in place. A timed step moves on by
+itself through a JobQueue job (never a sleep in a handler), and then the next step comes as a
+NEW message headed "✓ Time's up" (Telegram does not notify on edits) and the old one is deleted,
+so the phone signals the end of a hold and the chat keeps one routine message; the state keeps
+the replaced message ids, so a press that still comes from one is stale. At the end: "log this
+episode" (route ck.new, handled by the check-in feature) and "try another routine". A follow-up
+"how is the twitching now?" comes N minutes later (profile ``relief_followup_minutes``, 5-30,
+default 10), is sent at most once, and its answer is stored on the run.
 
 Records: table "relief_runs" (the shared contract in the brief) holds every run; the flow state
-key "relief" holds the run in progress: {run_id, step, message_id, hold_due_at}. At start the
-timers are rebuilt from those two (in a job, so polling does not wait for the scan).
+key "relief" holds the run in progress: {run_id, step, message_id, hold_due_at, old_message_ids}.
+At start the timers are rebuilt from those two (in a job, so polling does not wait for the scan).
 
 Routes (prefix rl): rl.start [region] (new message; other features may link to it),
 rl.reg region, rl.go region routine, rl.nx / rl.sk / rl.st run step, rl.oth run, rl.fd run,
@@ -21,14 +25,16 @@ one gets a short answer and changes nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import random
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.domain import relief as domain
@@ -164,18 +170,11 @@ def _region_keyboard(ctx: CoachContext, uid: int, route: str) -> InlineKeyboardM
     return inline(chunk(buttons, 2))
 
 
-def _step_view(
-    ctx: CoachContext,
-    uid: int,
-    run_id: int,
-    routine: Routine,
-    index: int,
-    note: str | None = None,
-    extra_row: list[tuple[str, str]] | None = None,
-) -> tuple[str, InlineKeyboardMarkup]:
+def step_text(t: Callable[..., str], routine: Routine, index: int, note: str | None = None) -> str:
+    """The text of one step as the person reads it (``t`` is ``Content.t``)."""
     step = routine.steps[index]
     parts = [
-        ctx.t(
+        t(
             "relief.step_header",
             title=html.escape(routine.title),
             number=index + 1,
@@ -183,14 +182,25 @@ def _step_view(
         ),
         html.escape(step.text),
     ]
-    if step.hold_seconds is not None:
-        if step.hold_seconds >= 120:
-            parts.append(ctx.t("relief.hold_minutes", minutes=step.hold_seconds // 60))
-        else:
-            parts.append(ctx.t("relief.hold", seconds=step.hold_seconds))
+    timer = domain.timer_message(step)
+    if timer is not None:
+        key, values = timer
+        parts.append(t(key, **values))
     if note:
         parts.append(note)
     parts.append("<i>" + html.escape(" ".join(routine.safety)) + "</i>")
+    return "\n\n".join(parts)
+
+
+def _step_view(
+    ctx: CoachContext,
+    uid: int,
+    run_id: int,
+    routine: Routine,
+    index: int,
+    note: str | None = None,
+    offers: list[list[tuple[str, str]]] | None = None,
+) -> tuple[str, InlineKeyboardMarkup]:
     rows = [
         [
             (ctx.t("relief.next_button"), ctx.button(uid, "rl.nx", run_id, index)),
@@ -198,9 +208,8 @@ def _step_view(
             (ctx.t("relief.stop_button"), ctx.button(uid, "rl.st", run_id, index)),
         ]
     ]
-    if extra_row:
-        rows.append(extra_row)
-    return "\n\n".join(parts), inline(rows)
+    rows += offers or []
+    return step_text(ctx.t, routine, index, note), inline(rows)
 
 
 def _end_view(
@@ -321,7 +330,11 @@ async def _shows_running_step(
 ) -> bool:
     """Whether this message already shows a routine in progress (so an older press is stale)."""
     state = await ctx.store.get_state(uid, STATE)
-    if not state or message_id is None or state.get("message_id") != message_id:
+    if not state or message_id is None:
+        return False
+    if message_id in (state.get("old_message_ids") or ()):
+        return True  # an earlier message of the routine in progress (replaced at a timer's end)
+    if state.get("message_id") != message_id:
         return False
     return not (allow_best_offer and state.get("best_offer"))
 
@@ -334,15 +347,15 @@ async def _start_ranked(ctx: CoachContext, uid: int, region: str, message_id: in
     best = domain.best_so_far(candidates, answers)
     first = ranked[0]
     note: str | None = None
-    extra: list[tuple[str, str]] | None = None
+    offers: list[list[tuple[str, str]]] = []
     if best is not None and best.id == first.id:
         note = ctx.t("relief.best_badge")
     elif best is not None:
         # Exploring something untried: say so, and keep their best one tap away.
         note = ctx.t("relief.new_try", title=html.escape(best.title))
         label = ctx.t("relief.best_instead_button", title=best.title)
-        extra = [(label, ctx.button(uid, "rl.go", region, best.id))]
-    await _start(ctx, uid, region, first, message_id=message_id, note=note, extra_row=extra)
+        offers.append([(label, ctx.button(uid, "rl.go", region, best.id))])
+    await _start(ctx, uid, region, first, message_id=message_id, note=note, offers=offers)
 
 
 async def _start(
@@ -353,9 +366,18 @@ async def _start(
     *,
     message_id: int | None,
     note: str | None = None,
-    extra_row: list[tuple[str, str]] | None = None,
+    offers: list[list[tuple[str, str]]] | None = None,
 ) -> None:
-    """Record a new run (ending whatever was in progress) and show its first step."""
+    """Record a new run (ending whatever was in progress) and show its first step.
+
+    ``offers`` are rows of other routines to start instead ("⭐ <best> instead"); a routine done
+    standing always offers its seated alternative.
+    """
+    offers = list(offers or [])
+    seated = _library(ctx).get(routine.seated_alternative or "")
+    if seated is not None and region in seated.regions:
+        label = ctx.t("relief.seated_button", title=seated.title)
+        offers.append([(label, ctx.button(uid, "rl.go", region, seated.id))])
     async with _lock(ctx, uid):
         await _supersede(ctx, uid)
         now = _now(ctx)
@@ -374,9 +396,9 @@ async def _start(
                 "answered_at": None,
             },
         )
-        text, markup = _step_view(ctx, uid, run_id, routine, 0, note=note, extra_row=extra_row)
+        text, markup = _step_view(ctx, uid, run_id, routine, 0, note=note, offers=offers)
         await _show_step(
-            ctx, uid, run_id, routine, 0, message_id, text, markup, best_offer=bool(extra_row)
+            ctx, uid, run_id, routine, 0, message_id, text, markup, offers=bool(offers)
         )
 
 
@@ -407,12 +429,15 @@ async def _show_step(
     text: str,
     markup: InlineKeyboardMarkup,
     *,
-    best_offer: bool = False,
+    offers: bool = False,
+    old_message_ids: Sequence[int] = (),
+    signal: bool = False,
 ) -> None:
-    """Record which step is showing (and when a hold ends), arm its timer, then show it.
+    """Record which step is showing (and when its timer ends), arm the timer, then show it.
 
     The state is written before the person sees the step, so a button on it always finds the
-    step it belongs to. Caller holds the lock, so the hold timer cannot run before this ends.
+    step it belongs to. Caller holds the lock, so the timer cannot run before this ends.
+    ``signal``: a timer just ended, so the step comes as a new message (see ``_replace``).
     """
     delay = domain.hold_delay(routine.steps[index], _scale(ctx))
     due = None if delay is None else _iso(_now(ctx) + timedelta(seconds=delay))
@@ -422,17 +447,52 @@ async def _show_step(
         "message_id": message_id,
         "hold_due_at": due,
     }
-    if best_offer:
-        state["best_offer"] = True  # this step shows "⭐ <their best> instead"
+    if offers:
+        state["best_offer"] = True  # this step offers another routine ("⭐ best", "🪑 seated")
+    if old_message_ids:
+        state["old_message_ids"] = list(old_message_ids)
     await ctx.store.set_state(uid, STATE, state)
     if delay is None:
         _unschedule(ctx, _hold_job_name(uid))
     else:
         _schedule(ctx, _hold_job_name(uid), _hold_done, delay, (uid, run_id, index))
         await _remember_timer(ctx, uid, _now(ctx) + timedelta(seconds=delay))
-    shown = await _edit(ctx, uid, message_id, text, markup)
-    if shown != message_id:  # a new message (the old one could not be edited)
-        await ctx.store.set_state(uid, STATE, {**state, "message_id": shown})
+    show = _send_new if signal else _edit
+    shown = await show(ctx, uid, message_id, text, markup)
+    if shown != message_id:  # a new message: the old one's buttons are stale from now on
+        old = [*old_message_ids, message_id] if message_id is not None else old_message_ids
+        await ctx.store.set_state(
+            uid, STATE, {**state, "message_id": shown, "old_message_ids": list(old)}
+        )
+        if signal:
+            await _retire_message(ctx, uid, message_id)
+
+
+async def _send_new(
+    ctx: CoachContext, uid: int, message_id: int | None, text: str, markup: Any = None
+) -> int | None:
+    """Show the routine in a NEW message (the caller then retires the old one).
+
+    Telegram does not notify on an edit, so a person holding a stretch with the phone on the
+    table would not notice the time is up; a new message makes the phone signal. If nothing can
+    be sent, the old message is edited instead.
+    """
+    sent = await deliver(ctx.bot, ctx.store, uid, text, reply_markup=markup)
+    if sent is None:
+        return await _edit(ctx, uid, message_id, text, markup)
+    return sent.message_id
+
+
+async def _retire_message(ctx: CoachContext, uid: int, message_id: int | None) -> None:
+    """Delete a replaced routine message, so one routine message stays in the chat. If it cannot
+    be deleted (already gone, too old), its buttons are taken off instead."""
+    if message_id is None:
+        return
+    try:
+        await ctx.bot.delete_message(uid, message_id)
+    except TelegramError:
+        with contextlib.suppress(TelegramError):
+            await ctx.bot.edit_message_reply_markup(uid, message_id, reply_markup=None)
 
 
 # --------------------------------------------------------------------------- the guided run
@@ -468,7 +528,7 @@ async def on_step_button(
         if cb.route == "rl.st":
             await _finish(ctx, uid, run, state, "stopped", message_id)
         else:
-            await _advance(ctx, uid, run, routine, index, message_id)
+            await _advance(ctx, uid, run, routine, index, message_id, state)
 
 
 async def _advance(
@@ -478,15 +538,32 @@ async def _advance(
     routine: Routine,
     index: int,
     message_id: int | None,
+    state: dict[str, Any],
+    *,
+    timer_ended: bool = False,
 ) -> None:
-    """Show the step after ``index``, or finish. Caller holds the lock."""
+    """Show the step after ``index``, or finish. Caller holds the lock.
+
+    When a timer ended, "✓ Time's up" heads the next step (or the end), sent as a new message.
+    """
+    done = ctx.t(domain.timer_done_message(routine.steps[index])) if timer_ended else None
     following = domain.next_step(index, len(routine.steps))
     if following is None:
-        state = {"message_id": message_id}
-        await _finish(ctx, uid, run, state, "finished", message_id)
+        await _finish(ctx, uid, run, state, "finished", message_id, done_line=done)
         return
     text, markup = _step_view(ctx, uid, run["id"], routine, following)
-    await _show_step(ctx, uid, run["id"], routine, following, message_id, text, markup)
+    await _show_step(
+        ctx,
+        uid,
+        run["id"],
+        routine,
+        following,
+        message_id,
+        f"{done}\n\n{text}" if done else text,
+        markup,
+        old_message_ids=state.get("old_message_ids") or (),
+        signal=timer_ended,
+    )
 
 
 async def _hold_done(ctx: CoachContext) -> None:
@@ -501,7 +578,9 @@ async def _hold_done(ctx: CoachContext) -> None:
         routine = _library(ctx).get(run["routine_id"]) if run else None
         if run is None or routine is None or run["status"] != "running":
             return
-        await _advance(ctx, uid, run, routine, index, state.get("message_id"))
+        await _advance(
+            ctx, uid, run, routine, index, state.get("message_id"), state, timer_ended=True
+        )
 
 
 async def _finish(
@@ -511,8 +590,13 @@ async def _finish(
     state: dict[str, Any],
     status: str,
     message_id: int | None,
+    *,
+    done_line: str | None = None,
 ) -> None:
-    """End a run (finished or stopped), schedule its follow-up, show the end options."""
+    """End a run (finished or stopped), schedule its follow-up, show the end options.
+
+    ``done_line``: the last step's timer ended, so the end comes as a new message headed by it.
+    """
     now = _now(ctx)
     profile = await ctx.store.get_profile(uid)
     minutes = domain.followup_minutes(profile)
@@ -533,9 +617,12 @@ async def _finish(
     if routine is None:
         return
     text, markup = _end_view(ctx, uid, {**run, **changes}, routine, minutes)
-    await _edit(
-        ctx, uid, message_id if message_id is not None else state.get("message_id"), text, markup
-    )
+    shown = message_id if message_id is not None else state.get("message_id")
+    if done_line:
+        if await _send_new(ctx, uid, shown, f"{done_line}\n\n{text}", markup) != shown:
+            await _retire_message(ctx, uid, shown)
+    else:
+        await _edit(ctx, uid, shown, text, markup)
 
 
 async def on_cancel(uid: int, ctx: CoachContext) -> bool:
@@ -696,7 +783,9 @@ async def on_outcome(update: Update, ctx: CoachContext, query: CallbackQuery, cb
     text = ctx.t("relief.outcome_saved", answer=_outcome_label(ctx, outcome))
     markup = None
     if outcome in ("same", "worse"):
-        text += "\n" + ctx.t("relief.outcome_try_another")
+        # After "worse", rest comes first; another routine is only the second offer.
+        more = "relief.outcome_worse" if outcome == "worse" else "relief.outcome_try_another"
+        text += "\n" + ctx.t(more)
         markup = inline([[(ctx.t("relief.another_button"), ctx.button(uid, "rl.oth", run["id"]))]])
     await _edit(ctx, uid, _message_id(update), text, markup)
 

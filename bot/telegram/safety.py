@@ -1,6 +1,6 @@
 """The crisis-word guard on every free-text message, and access to the safety wording.
 
-Kept apart from bot/telegram/insights.py so common.on_text can import it without a cycle.
+Kept apart from bot/telegram/insights/ so common.on_text can import it without a cycle.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Daily coaching in the chat: the tip message and its buttons, /tip, /tips and the scheduler.
+"""Daily coaching in the chat: the tip message and its buttons, /tip, /tips, and the morning tip
+as a push kind ("tip") of the one push scheduler (`bot.pushes`).
 
 Routes (prefix "tp"): tp.h / tp.n <history id> helpful / not for me; tp.pm / tp.bk <history id>
 pause choices under a tip and back; tp.pz <days> pause; tp.rs resume; tp.on / tp.off morning
@@ -8,22 +9,33 @@ tips on or off; tp.tp topics panel; tp.tg <topic index> switch a topic; tp.pn th
 from __future__ import annotations
 
 import html
+import logging
 import random
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from bot.content import Content
 from bot.domain import coaching
 from bot.domain.coaching import TOPICS, Tip, TipLibrary
-from bot.domain.zones import zone_label
-from bot.scheduling import TipScheduler, pick_tip, record_tip
-from bot.telegram.callbacks import BadCallback, Callback, feature_pattern
+from bot.domain.pushtime import local_date
+from bot.domain.zones import zone, zone_label
+from bot.logs import where
+from bot.pushes import Outgoing, PushKind, hhmm, instant
+from bot.storage import UserData
+from bot.telegram.callbacks import BadCallback, Callback, CallbackCodec, feature_pattern
 from bot.telegram.common import button, edit_or_send, user_id_of
 from bot.telegram.context import CoachContext, Services
 from bot.telegram.keyboards import inline, main_menu
 
+log = logging.getLogger(__name__)
+
+HISTORY_TABLE = "tips"
+HISTORY_KEEP = 200  # enough for the rotation rule (pools are ~12 per topic)
 PAUSE_DAYS = (1, 3, 7)
 FEEDBACK = {"tp.h": "helpful", "tp.n": "not_for_me"}
 FEATURE_ROUTES_WITH_HISTORY = ("tp.h", "tp.n", "tp.pm", "tp.bk")  # arg 0: a tip history id
@@ -36,15 +48,15 @@ def library_of(ctx: CoachContext) -> TipLibrary:
 # ---------------------------------------------------------------------------- the tip message
 
 
-def tip_text(services: Services, tip: Tip) -> str:
-    text = services.content.t("tips.tip", title=html.escape(tip.title), body=html.escape(tip.body))
+def tip_text(content: Content, tip: Tip) -> str:
+    text = content.t("tips.tip", title=html.escape(tip.title), body=html.escape(tip.body))
     if tip.try_today:
-        text += "\n\n" + services.content.t("tips.try_today", action=html.escape(tip.try_today))
+        text += "\n\n" + content.t("tips.try_today", action=html.escape(tip.try_today))
     return text
 
 
-def tip_keyboard(services: Services, uid: int, history_id: int) -> InlineKeyboardMarkup:
-    t, enc = services.content.t, services.codec.encode
+def tip_keyboard(codec: CallbackCodec, content: Content, uid: int, history_id: int) -> Any:
+    t, enc = content.t, codec.encode
     return inline(
         [
             [
@@ -56,16 +68,127 @@ def tip_keyboard(services: Services, uid: int, history_id: int) -> InlineKeyboar
     )
 
 
+# ---------------------------------------------------------------------------- choosing, history
+
+
+def pick_tip(
+    data: UserData,
+    now: datetime,
+    library: TipLibrary,
+    rng: random.Random,
+    refused: frozenset[str] = frozenset(),
+) -> Tip | None:
+    """The person's next tip from their stored history, feedback, settings and check-ins;
+    `refused` adds tips to leave out (ones that could not be rendered)."""
+    profile = data.profile() or {}
+    history = data.all(HISTORY_TABLE)
+    sent = [coaching.SentTip(d["tip_id"], d["topic"]) for d in history if "tip_id" in d]
+    helpful = {d.get("topic") for d in history if d.get("feedback") == "helpful"}
+    weights = coaching.topic_weights(data.all("episodes"), now, helpful_topics=helpful)
+    return coaching.choose_tip(
+        library,
+        sent,
+        weights=weights,
+        not_for_me=[*(profile.get("tips_not_for_me") or ()), *refused],
+        topics_off=profile.get("tips_topics_off") or (),
+        rng=rng,
+    )
+
+
+def record_tip(data: UserData, tip: Tip, now: datetime, kind: str, day: date) -> int:
+    """Add a tip to the person's history (newest HISTORY_KEEP kept); returns its id."""
+    history_id = data.insert(
+        HISTORY_TABLE,
+        {
+            "tip_id": tip.id,
+            "topic": tip.topic,
+            "kind": kind,  # "morning" | "on_demand"
+            "sent_at": now.isoformat(),
+            "local_date": day.isoformat(),
+            "feedback": None,  # "helpful" | "not_for_me"
+        },
+    )
+    excess = data.count(HISTORY_TABLE) - HISTORY_KEEP
+    if excess > 0:
+        for old in data.all(HISTORY_TABLE)[:excess]:
+            data.remove(HISTORY_TABLE, old["id"])
+    return history_id
+
+
+# How many tips a person may draw that fail to render before they get none today.
+RENDER_ATTEMPTS = 3
+
+
+def pick_renderable_tip(
+    content: Content, data: UserData, now: datetime, library: TipLibrary, rng: random.Random
+) -> tuple[Tip, str] | None:
+    """A tip and its text. One whose text cannot be rendered (damaged content) is logged with
+    its id and code location and another is drawn, so a bad tip costs nobody their tip."""
+    refused: set[str] = set()
+    for _ in range(RENDER_ATTEMPTS):
+        tip = pick_tip(data, now, library, rng, frozenset(refused))
+        if tip is None:
+            return None
+        try:
+            return tip, tip_text(content, tip)
+        except Exception as exc:
+            log.error("tip %s cannot be rendered: %s at %s", tip.id, type(exc).__name__, where(exc))
+            refused.add(tip.id)
+    return None
+
+
+# ---------------------------------------------------------------------------- the morning push
+
+
+@dataclass(frozen=True)
+class MorningTip:
+    text: str
+    history_id: int
+
+
+def tip_kind(content: Content, codec: CallbackCodec, library: TipLibrary) -> PushKind[MorningTip]:
+    """The morning tip: at `tip_time`, every day, unless switched off or paused."""
+    rng = random.Random()
+
+    def local_time(entry: Mapping[str, Any]) -> time | None:
+        return None if entry.get("tips_enabled") is False else hhmm(entry.get("tip_time"))
+
+    def prepare(data: UserData, now: datetime, day: date) -> MorningTip | None:
+        picked = pick_renderable_tip(content, data, now, library, rng)
+        if picked is None:  # every topic switched off or refused: nothing to send today
+            return None
+        tip, text = picked
+        return MorningTip(text, record_tip(data, tip, now, "morning", day))
+
+    def render(uid: int, tip: MorningTip) -> list[Outgoing]:
+        return [Outgoing(tip.text, tip_keyboard(codec, content, uid, tip.history_id))]
+
+    return PushKind(
+        name="tip",
+        marker="last_tip_date",
+        fields=("tip_time", "tips_enabled", "tips_paused_until"),
+        local_time=local_time,
+        prepare=prepare,
+        render=render,
+        paused_until=lambda entry: instant(entry.get("tips_paused_until")),
+        opt_in=lambda at: {"tip_time": at.strftime("%H:%M"), "tips_enabled": True},
+    )
+
+
 def _after_feedback_keyboard(services: Services, uid: int, history_id: int) -> Any:
     label = services.content.t("tips.pause_button")
     return inline([[(label, services.codec.encode(uid, "tp.pm", history_id))]])
+
+
+def _tip_keyboard(services: Services, uid: int, history_id: int) -> Any:
+    return tip_keyboard(services.codec, services.content, uid, history_id)
 
 
 def _tip_markup(ctx: CoachContext, uid: int, history_id: int, doc: dict[str, Any]) -> Any:
     """A tip's buttons: feedback buttons until feedback was given, then only "pause"."""
     if doc.get("feedback"):
         return _after_feedback_keyboard(ctx.services, uid, history_id)
-    return tip_keyboard(ctx.services, uid, history_id)
+    return _tip_keyboard(ctx.services, uid, history_id)
 
 
 def _pause_row(ctx: CoachContext, uid: int, *extra: int) -> list[tuple[str, str]]:
@@ -92,22 +215,20 @@ async def tip_now(update: Update, ctx: CoachContext) -> None:
     now = ctx.services.clock.now()
     library = library_of(ctx)
 
-    def op(db: Any) -> tuple[Tip, int] | None:
-        tip = pick_tip(db, now, library, random.Random())
-        if tip is None:
+    def op(data: UserData) -> tuple[str, int] | None:
+        picked = pick_renderable_tip(ctx.content, data, now, library, random.Random())
+        if picked is None:
             return None
-        profile = db.table("profile").get(doc_id=1) or {}
-        day = coaching.local_date(now, profile.get("tz") or "UTC")
-        return tip, record_tip(db, tip, now, "on_demand", day)
+        tip, text = picked
+        day = local_date(now, (data.profile() or {}).get("tz") or "UTC")
+        return text, record_tip(data, tip, now, "on_demand", day)
 
     result = await ctx.store.transact(uid, op)
     if result is None:
         await message.reply_text(ctx.t("tips.no_tips"), reply_markup=main_menu(ctx.content))
         return
-    tip, history_id = result
-    await message.reply_text(
-        tip_text(ctx.services, tip), reply_markup=tip_keyboard(ctx.services, uid, history_id)
-    )
+    text, history_id = result
+    await message.reply_text(text, reply_markup=_tip_keyboard(ctx.services, uid, history_id))
 
 
 # ---------------------------------------------------------------------------- /tips panel
@@ -125,18 +246,12 @@ def _topic_label(ctx: CoachContext, topic: str) -> str:
 
 
 def _paused_until(profile: dict[str, Any], now: datetime) -> datetime | None:
-    raw = profile.get("tips_paused_until")
-    if not isinstance(raw, str):
-        return None
-    try:
-        until = datetime.fromisoformat(raw)
-    except ValueError:
-        return None
-    return until if until > now else None
+    until = instant(profile.get("tips_paused_until"))
+    return until if until is not None and until > now else None
 
 
-def _local(instant: datetime, zone_name: str | None) -> str:
-    local = instant.astimezone(coaching.zone(zone_name)) if zone_name else instant
+def _local(moment: datetime, zone_name: str | None) -> str:
+    local = moment.astimezone(zone(zone_name)) if zone_name else moment
     return local.strftime("%a %d %b, %H:%M")
 
 
@@ -282,19 +397,16 @@ async def _feedback(
     assert query is not None
     now = ctx.services.clock.now().isoformat()
 
-    def op(db: Any) -> bool:
-        table = db.table("tips")
-        current = table.get(doc_id=history_id)
+    def op(data: UserData) -> bool:
+        current = data.get("tips", history_id)
         if current is None or current.get("feedback"):
             return False
-        table.update({"feedback": kind, "feedback_at": now}, doc_ids=[history_id])
+        data.update("tips", history_id, {"feedback": kind, "feedback_at": now})
         if kind == "not_for_me":
-            profiles = db.table("profile")
-            profile = profiles.get(doc_id=1) or {}
-            refused = list(profile.get("tips_not_for_me") or ())
+            refused = list((data.profile() or {}).get("tips_not_for_me") or ())
             if current["tip_id"] not in refused:
                 refused.append(current["tip_id"])
-            profiles.update({"tips_not_for_me": refused}, doc_ids=[1])
+            data.update_profile({"tips_not_for_me": refused})
         return True
 
     if not await ctx.store.transact(uid, op):
@@ -313,13 +425,7 @@ def register(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
     services: Services = app.bot_data["services"]
     library = services.content.tips  # validated with the rest of content/
     app.bot_data["tips_library"] = library
-
-    def render(uid: int, tip: Tip, history_id: int) -> tuple[str, Any]:
-        return tip_text(services, tip), tip_keyboard(services, uid, history_id)
-
-    scheduler = TipScheduler(app, library, render)  # type: ignore[arg-type]
-    app.bot_data["tips_scheduler"] = scheduler
-    services.startup_hooks.append(scheduler.start)
+    services.pushes.register(tip_kind(services.content, services.codec, library))
     services.menu_actions["menu.tip"] = tip_now
     app.add_handler(CommandHandler("tip", tip_now))
     app.add_handler(CommandHandler("tips", tips_command))

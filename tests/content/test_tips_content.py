@@ -17,6 +17,7 @@ from bot.domain.coaching import (
     library_problems,
     load_tip_library,
 )
+from bot.domain.sources import source_ids
 
 TIPS = Path(__file__).resolve().parents[2] / "content" / "tips"
 LIBRARY = load_tip_library(TIPS)
@@ -32,8 +33,8 @@ def test_ids_are_unique_and_sources_are_named() -> None:
     ids = [t.id for t in LIBRARY.tips]
     assert len(ids) == len(set(ids))
     for tip in LIBRARY.tips:
-        assert tip.source in LIBRARY.sources, tip.id
-        assert LIBRARY.sources[tip.source].strip()
+        cited = source_ids(tip.source)
+        assert cited and all(LIBRARY.sources[s].title.strip() for s in cited), tip.id
 
 
 def test_no_tip_mentions_a_dose() -> None:
@@ -90,15 +91,20 @@ def test_problems_are_reported_by_name() -> None:
     assert "duplicate tip id sleep_99" in problems
     assert "tip sleep_99: unknown source 'nowhere'" in problems
     assert "tip sleep_99 mentions a dose" in problems
+    off_topic = bad.model_copy(update={"id": "pace_99", "topic": "pacing", "body": "Rest a lot."})
+    off_topic = off_topic.model_copy(update={"source": "fibrocanada-pacing, nhs-insomnia"})
+    problems = library_problems([*LIBRARY.tips, off_topic], LIBRARY.sources)
+    assert "tip pace_99: ['nhs-insomnia'] do not cover the topic pacing" in problems
     few = library_problems(LIBRARY.by_topic("sleep"), LIBRARY.sources)
     assert any(p.startswith("topic stress has 0 tips") for p in few)
 
 
 def test_a_broken_tip_file_fails_at_load(tmp_path: Path) -> None:
-    (tmp_path / "sources.yaml").write_text("seed: x\n")
     (tmp_path / "sleep.yaml").write_text("tips:\n  - {id: s1x, topic: sleep}\n")
     with pytest.raises(TipLibraryError, match=r"sleep\.yaml"):
-        load_tip_library(tmp_path)
+        load_tip_library(tmp_path, LIBRARY.sources)
+    with pytest.raises(TipLibraryError, match=r"sources\.yaml"):
+        load_tip_library(tmp_path)  # no content/sources.yaml beside the folder
 
 
 def test_every_topic_has_a_label_in_the_messages() -> None:

@@ -1,13 +1,15 @@
 """End-to-end harness: the real Application (built by production's build_application) polls the
-loopback Bot API over real HTTP; tests act as Telegram users and read the TinyDB files."""
+loopback Bot API over real HTTP; tests act as Telegram users and read what was stored through
+the store, so the same test runs on the file store and on PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.events import (
     EVENT_JOB_ADDED,
@@ -19,9 +21,14 @@ from apscheduler.events import (
 
 from bot.app import App, build_application, start_polling, stop_polling
 from bot.clock import ManualClock
-from bot.config import Settings
+from bot.config import Secret, Settings
+from bot.pushes import PushScheduler
 from bot.sandbox import FakeUser, LoopbackBotAPI
+from bot.storage import Store, store_for
+from bot.telegram.context import services_of
 from bot.telegram.jobs import job_belongs_to
+
+T = TypeVar("T")
 
 TOKEN = "123456:TEST-loopback-token-0123456789abcdefXYZ"
 
@@ -34,11 +41,18 @@ class BotHarness:
     """
 
     def __init__(
-        self, server: LoopbackBotAPI, data_dir: Path, clock: ManualClock, *, flood_limit: int = 0
+        self,
+        server: LoopbackBotAPI,
+        data_dir: Path,
+        clock: ManualClock,
+        *,
+        database_url: str | None = None,
+        flood_limit: int = 0,
     ) -> None:
         self.server = server
         self.data_dir = data_dir
         self.clock = clock
+        self.database_url = database_url  # None: the file store in data_dir
         self.flood_limit = flood_limit
         self.app: App | None = None
         self._job_names: dict[str, str] = {}  # APScheduler job id -> PTB job name
@@ -46,7 +60,10 @@ class BotHarness:
 
     @property
     def settings(self) -> Settings:
-        return self.server.settings_for(self.data_dir, flood_limit=self.flood_limit)
+        url = None if self.database_url is None else Secret(self.database_url)
+        return self.server.settings_for(
+            self.data_dir, database_url=url, flood_limit=self.flood_limit
+        )
 
     async def start(self, **overrides: Any) -> App:
         self.app = build_application(self.settings, clock=self.clock, **overrides)
@@ -104,16 +121,96 @@ class BotHarness:
         return self.server.user(user_id, first_name=first_name)
 
     def user_file(self, user_id: int) -> Path:
+        """The user's file (file store only: tests about files are marked files_only)."""
+        assert self.database_url is None, "a file-store detail in a test that runs on PostgreSQL"
         return self.data_dir / "users" / f"{user_id % 256:02x}" / f"{user_id}.json"
 
+    def read(self, fn: Callable[[Store], T]) -> T:
+        """Run fn on the running bot's store, or on a store opened for it while the bot is
+        stopped."""
+        if self.app is not None:
+            return fn(self.app.bot_data["services"].store)
+        with store_for(self.settings) as store:
+            return fn(store)
+
     def stored(self, user_id: int) -> dict[str, Any]:
-        """The user's TinyDB file as it is on disk."""
-        return json.loads(self.user_file(user_id).read_text(encoding="utf-8"))
+        """What is stored for the user, in the shape of a file-store file:
+        {table: {"<id>": document}}, the profile and the flow state as one-document tables."""
+        tables = self.read(lambda store: store.export_user_sync(user_id))
+        return {
+            name: {str(doc["id"]): {k: v for k, v in doc.items() if k != "id"} for doc in docs}
+            for name, docs in tables.items()
+        }
+
+    def has_data(self, user_id: int) -> bool:
+        return bool(self.stored(user_id))
 
     def stored_profile(self, user_id: int) -> dict[str, Any]:
         docs = self.stored(user_id)["profile"]
         assert len(docs) == 1
         return next(iter(docs.values()))
+
+    def leftovers(self, user_id: int) -> list[str]:
+        """Everything that still names this user, found without the store's help: files whose
+        name or content holds the id, or database rows with that user_id in any table."""
+        if self.database_url is None:
+            return [
+                str(path)
+                for path in self.data_dir.rglob("*")
+                if path.is_file()
+                and (str(user_id) in path.name or str(user_id).encode() in path.read_bytes())
+            ]
+        import psycopg
+        from psycopg import sql
+
+        found = []
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            tables = conn.execute(
+                "SELECT table_name FROM information_schema.columns "
+                "WHERE table_schema = 'public' AND column_name = 'user_id'"
+            ).fetchall()
+            for (table,) in tables:
+                query = sql.SQL("SELECT count(*) FROM {} WHERE user_id = %s")
+                row = conn.execute(query.format(sql.Identifier(table)), (user_id,)).fetchone()
+                if row and row[0]:
+                    found.append(f"{table}: {row[0]} rows")
+        return found
+
+
+class PushHarness(BotHarness):
+    """For daily pushes: the scheduler ticks on whole minutes of the ManualClock as in
+    production. To assert that nothing came, wait for a tick that began after the clock last
+    moved and for every push it queued (`quiet`), then check for silence."""
+
+    @property
+    def pushes(self) -> PushScheduler:
+        assert self.app is not None
+        return services_of(self.app).pushes
+
+    def next_tip_at(self, user_id: int) -> datetime | None:
+        return self.pushes.next_at("tip", user_id)
+
+    async def quiet(self, *users: FakeUser) -> None:
+        """A tick has run at the clock's current time and finished its work: nothing came."""
+        await self.pushes.settled()
+        for user in users:
+            await user.expect_silence(0)
+
+    def history(self, user_id: int) -> list[dict[str, Any]]:
+        """The person's tip history as stored."""
+        return list(self.stored(user_id).get("tips", {}).values())
+
+
+# Wednesday 10 June 2026; Berlin is UTC+2 (summer time). Push tests start at 07:00 Berlin.
+PUSH_DAY = datetime(2026, 6, 10, tzinfo=UTC)
+
+
+def berlin(hour: int, minute: int = 0, second: float = 0, days: int = 0) -> datetime:
+    return PUSH_DAY + timedelta(days=days, hours=hour - 2, minutes=minute, seconds=second)
+
+
+def is_tip(message: Any) -> bool:
+    return message.text.startswith("💡") and "👍 Helpful" in message.labels
 
 
 async def onboard(bot: BotHarness, user_id: int, zone_button: str = "Berlin") -> FakeUser:

@@ -28,7 +28,7 @@ async def settled(harness: BotHarness, user_id: int) -> dict[str, Any]:
     """The stored draft once the bot has recorded which message shows it (it does so right
     after sending, so a test reading the file straight away could be a moment early)."""
     for _ in range(200):
-        current = draft(harness, user_id) if harness.user_file(user_id).exists() else None
+        current = draft(harness, user_id) if harness.has_data(user_id) else None
         if current and current.get("message_id"):
             return current
         await asyncio.sleep(0.01)
@@ -424,3 +424,76 @@ async def test_a_long_history_fits_one_message(harness: BotHarness) -> None:
     assert len(shown.raw_text) < 4096
     assert "1. 13:00 · 7/10" in shown.text and "earlier ones not shown" in shown.text
     assert len(shown.labels) == 2 * min(20, shown.text.count("7/10"))
+
+
+PRESENT = ("How strong is", "is it now", "that twitches")
+
+
+def _asks_in_the_past(view: BotMessage) -> None:
+    assert not any(phrase in view.text for phrase in PRESENT), view.text
+
+
+async def test_a_past_episode_is_asked_in_the_past_tense_at_every_step(
+    harness: BotHarness,
+) -> None:
+    user = await ready(harness, 3020)
+    await user.send("/checkin")
+    now = await user.next_message()
+    assert "How strong is the twitching?" in now.text  # an episode happening now
+    await taps(user, "🕐 Yesterday")
+    intensity = await taps(user, "Evening 19:00")
+    assert "How strong was it?" in intensity.text
+    regions = await taps(user, "5")
+    assert "Where was it?" in regions.text and "twitched" in regions.text
+    duration = await taps(user, "Calves or feet", "Done ✓")
+    assert "How long did it last?" in duration.text
+    triggers = await taps(user, "Minutes")
+    assert "may have set it off" in triggers.text
+    note = await taps(user, "✍️ Add a note")
+    for view in (intensity, regions, duration, triggers, note):
+        _asks_in_the_past(view)
+    back = await taps(user, "‹ Back", "‹ Back", "‹ Back", "‹ Back")  # back to the intensity
+    assert "How strong was it?" in back.text
+    saved = await taps(user, "5", "Done ✓", "Minutes", "💾 Save")
+    assert "yesterday 19:00" in saved.text
+
+
+async def test_same_as_last_time_for_earlier_today_is_asked_in_the_past(
+    harness: BotHarness,
+) -> None:
+    user = await ready(harness, 3021)  # 13:00 in Berlin
+    await full_checkin(user)
+    await user.send("/checkin")
+    await user.next_message()
+    await taps(user, "🕐 Earlier today")
+    at_nine = await taps(user, "Morning 09:00")
+    same = await taps(user, "↺ Same as last time")
+    assert "Same as last time" in same.text and "How strong was it?" in same.text
+    for view in (at_nine, same):
+        _asks_in_the_past(view)
+    saved = await taps(user, "4")
+    assert "today 09:00" in saved.text and "4/10" in saved.text
+
+
+async def test_editing_an_episode_asks_in_the_past_tense(harness: BotHarness) -> None:
+    user = await ready(harness, 3022)
+    saved = await full_checkin(user)
+    editing = await taps(user, "✏️ Edit")
+    assert "Editing" in editing.text and "How strong was it?" in editing.text
+    regions = await taps(user, "7")
+    assert "Where was it?" in regions.text
+    for view in (editing, regions):
+        _asks_in_the_past(view)
+    assert saved.message_id == regions.message_id
+
+
+async def test_a_medicine_change_leads_to_the_prescriber_note(harness: BotHarness) -> None:
+    user = await ready(harness, 3023)
+    await user.tap(MENU)
+    await user.next_message()
+    saved = await taps(
+        user, "3", "Arms or hands", "Done ✓", "Minutes", "New or changed medicine", "💾 Save"
+    )
+    assert "talk to your prescriber" in saved.text and "don't stop a medicine" in saved.text
+    plain = await full_checkin(user)  # no medicine trigger: no note
+    assert "prescriber" not in plain.text

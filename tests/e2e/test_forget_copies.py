@@ -18,15 +18,13 @@ NOTE = "forget-canary: my right thumb twitched at the pharmacy"
 KEPT_NOTE = "kept-canary: eyelid again after coffee"
 
 
-def mentions(data_dir: Path, uid: int, words: str) -> list[str]:
-    """Every file under `data_dir` (hidden folders too) whose name or content names the user
-    (their id as a file name or a JSON key) or holds `words`."""
-    found = []
-    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
-        content = path.read_bytes().decode("utf-8", errors="replace")
-        if str(uid) in path.name or f'"{uid}"' in content or words in content:
-            found.append(str(path.relative_to(data_dir)))
-    return found
+def holding(data_dir: Path, words: str) -> list[str]:
+    """Every file under `data_dir`, hidden folders too, that holds `words`."""
+    return sorted(
+        str(p.relative_to(data_dir))
+        for p in data_dir.rglob("*")
+        if p.is_file() and words.encode() in p.read_bytes()
+    )
 
 
 async def test_forget_reaches_the_copies_restore_keeps(
@@ -45,7 +43,8 @@ async def test_forget_reaches_the_copies_restore_keeps(
     assert moved is not None and moved.parent == data  # the old data, kept inside the folder
     shutil.copytree(moved, data / ".restore-left-by-a-killed-restore")
     copies = [moved.name, ".restore-left-by-a-killed-restore"]
-    assert {p.split("/")[0] for p in mentions(data, GONE, NOTE)} >= {*copies, "users", "index"}
+    assert {p.split("/")[0] for p in holding(data, NOTE)} == {*copies, "users"}
+    assert len(bot.leftovers(GONE)) > len(holding(data, NOTE))  # the index shards name them too
 
     await bot.start()
     await gone.send("/forget")
@@ -54,7 +53,6 @@ async def test_forget_reaches_the_copies_restore_keeps(
     assert "deleted" in (await gone.next_message()).text
     await bot.stop()
 
-    assert mentions(data, GONE, NOTE) == []
+    assert bot.leftovers(GONE) == [] and holding(data, NOTE) == []  # every file, copies too
     # Everyone else is still in the copies: they remain a way back for the others.
-    for place in ("users", *copies):
-        assert [p for p in mentions(data, KEPT, KEPT_NOTE) if p.startswith(place)]
+    assert {p.split("/")[0] for p in holding(data, KEPT_NOTE)} == {*copies, "users"}

@@ -15,7 +15,7 @@ from typing import Any
 from pypdf import PdfReader
 
 from bot.sandbox import FakeUser
-from bot.telegram import insights
+from bot.sandbox.client import BotMessage
 from bot.telegram.common import set_awaiting
 from bot.telegram.context import services_of
 from bot.telegram.jobs import user_job_name
@@ -159,6 +159,23 @@ async def test_report_with_nothing_logged_says_so(harness: BotHarness) -> None:
     await user.expect_silence(0.2)
 
 
+async def _start_check(user: FakeUser) -> BotMessage:
+    await user.send("/safetycheck")
+    await user.next_message()
+    await user.press("Start the check")
+    return await user.next_message()
+
+
+async def _answer(user: FakeUser, answers: str) -> BotMessage:
+    """Press Yes (y) or No (n) for each letter; return what the bot showed last."""
+    shown = None
+    for letter in answers:
+        await user.press("Yes" if letter == "y" else "No")
+        shown = await user.next_message()
+    assert shown is not None
+    return shown
+
+
 async def test_red_flag_yes_gets_the_doctor_message_and_shows_on_the_report(
     harness: BotHarness,
 ) -> None:
@@ -180,50 +197,119 @@ async def test_red_flag_yes_gets_the_doctor_message_and_shows_on_the_report(
     assert "safety check" in offer.text and offer.labels == ["Start the check", "Not now"]
     await user.press("Start the check")
     first = await user.next_message()
-    assert "Question 1 of 4" in first.text and "weak" in first.text
+    assert "Question 1 of 7" in first.text and "breathing" in first.text  # emergencies first
+    third = await _answer(user, "nn")
+    assert "Question 3 of 7" in third.text and "weak or stiff" in third.text
     await user.press("Yes")
-    second = await user.next_message()
-    assert "Question 2 of 4" in second.text
-    # Pressing "No" on question 1 again (a stale double tap) changes nothing.
-    answer = await user.press_data(first.callback_data["No"], first.message_id)
+    fourth = await user.next_message()
+    assert "Question 4 of 7" in fourth.text and "grip" in fourth.text
+    # Pressing "No" on question 3 again (a stale double tap) changes nothing.
+    answer = await user.press_data(third.callback_data["No"], third.message_id)
     assert answer is not None and "expired" in answer
-    for _ in range(3):
-        await user.press("No")
-        reply = await user.next_message()
+    reply = await _answer(user, "nnnn")
     assert "worth checking with a doctor" in reply.text
-    assert "today" not in reply.text
+    assert "today" not in reply.text and "prescriber" not in reply.text
     [record] = harness.stored(7105)["red_flags"].values()
-    assert record["any_yes"] is True
+    assert record["any_yes"] is True and record["outcome"] == "see_doctor"
     assert record["answers"] == {
-        "weakness": True,
-        "thinner": False,
-        "swallow_speak_breathe": False,
-        "tripping": False,
+        "breathing": False,
+        "speech_swallow": False,
+        "weak_or_stiff": True,
+        "grip_stairs": False,
+        "thinner_weight": False,
+        "crying_laughing": False,
+        "medicine": False,
     }
+    assert record["onsets"] == {}
 
     await seed(harness, 7105, "episodes", week_of_episodes(WEDNESDAY))
+    text = await _report_text(user)
+    assert "A part of the body feels weak or stiff YES" in text
+    assert "Crying or laughing that is hard to stop no" in text
+
+
+async def _report_text(user: FakeUser) -> str:
     await user.send("/report")
     await user.next_message()
     await user.press("Last 30 days")
     await user.next_message()
     document = await user.next_message()
     assert document.file_bytes is not None
-    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(document.file_bytes)).pages)
-    assert "Weakness in the twitching area YES" in text
+    return " ".join(p.extract_text() for p in PdfReader(io.BytesIO(document.file_bytes)).pages)
 
 
-async def test_swallowing_trouble_is_urgent_and_coaching_continues(harness: BotHarness) -> None:
+async def test_trouble_breathing_gives_the_emergency_number_at_once(harness: BotHarness) -> None:
     user = await ready_user(harness, 7106)
-    await user.send("/safetycheck")
-    await user.next_message()
-    await user.press("Start the check")
-    for answer in ("No", "No", "Yes", "No"):
-        await user.next_message()
-        await user.press(answer)
-    reply = await user.next_message()
-    assert "needs a doctor today" in reply.text and "local emergency number" in reply.text
+    await _start_check(user)
+    reply = await _answer(user, "y")
+    assert reply.text.startswith("🚑 Call your local emergency number now")
+    assert "999" in reply.text and "112" in reply.text and "911" in reply.text
+    await user.expect_silence(0.3)  # no further question
+    [record] = harness.stored(7106)["red_flags"].values()
+    assert record["answers"] == {"breathing": True} and record["outcome"] == "emergency"
     await user.tap("📊 My week")  # the bot carries on as before
     assert "isn't enough" in (await user.next_message()).text
+
+
+async def test_speech_trouble_asks_how_it_came_on(harness: BotHarness) -> None:
+    user = await ready_user(harness, 7109)
+    await _start_check(user)
+    onset = await _answer(user, "ny")
+    assert "suddenly" in onset.text and onset.labels == [
+        "Suddenly",
+        "Over days or weeks",
+        "Not sure",
+    ]
+    codec = services_of(harness.app).codec
+    token, index, _ = codec.decode(7109, onset.callback_data["Not sure"]).args
+    for data in (
+        codec.encode(7109, "rf.a", token, index, "y"),
+        codec.encode(7109, "rf.o", token, 3, "slow"),
+    ):
+        answer = await user.press_data(data)  # a yes/no now, or another question: stale
+        assert answer is not None and "expired" in answer
+    await user.press("Not sure")  # the safer reading: as if sudden
+    reply = await user.next_message()
+    assert reply.text.startswith("🚑 Call your local emergency number now")
+    [record] = harness.stored(7109)["red_flags"].values()
+    assert record["onsets"] == {"speech_swallow": "unsure"} and record["outcome"] == "emergency"
+
+    await _start_check(user)
+    await _answer(user, "ny")
+    await user.press("Over days or weeks")
+    assert "Question 3 of 7" in (await user.next_message()).text
+    reply = await _answer(user, "nnnny")  # and a medicine may be behind the twitching
+    assert "needs a doctor today" in reply.text and "local emergency number" in reply.text
+    assert "prescriber" in reply.text and "don't stop a medicine" in reply.text
+    latest = max(harness.stored(7109)["red_flags"].values(), key=lambda r: r["asked_at"])
+    assert latest["outcome"] == "urgent" and latest["onsets"] == {"speech_swallow": "slow"}
+
+    await seed(harness, 7109, "episodes", week_of_episodes(WEDNESDAY))
+    text = await _report_text(user)
+    assert "Trouble speaking or swallowing, or a face that droops YES" in text
+    assert "came on Over days or weeks" in text
+
+
+async def test_answers_to_the_old_questions_stay_readable_on_the_report(
+    harness: BotHarness,
+) -> None:
+    user = await ready_user(harness, 7110)
+    old = {
+        "asked_at": (WEDNESDAY - timedelta(days=3)).isoformat(),
+        "answers": {
+            "weakness": True,
+            "thinner": False,
+            "swallow_speak_breathe": False,
+            "tripping": False,
+        },
+        "any_yes": True,
+    }
+    await seed(harness, 7110, "red_flags", [old])
+    await seed(harness, 7110, "episodes", week_of_episodes(WEDNESDAY))
+    text = await _report_text(user)
+    assert "Weakness in the twitching area YES" in text
+    assert "Trouble swallowing, speaking or breathing no" in text
+    assert "Crying or laughing" not in text  # not asked back then: not shown as a "no"
 
 
 async def test_red_flag_check_can_be_skipped(harness: BotHarness) -> None:
@@ -239,7 +325,14 @@ async def test_crisis_words_get_resources_even_while_typing_a_note(harness: BotH
     await user.send("honestly I want to die")
     reply = await user.next_message()
     assert "findahelpline.com" in reply.text and "local emergency number" in reply.text
+    assert reply.text.index("local emergency number") < reply.text.index("findahelpline.com")
     await user.expect_silence(0.3)  # no "I didn't catch that" after it
+    for text in ("I can't go on", "kms", "I hurt myself lifting the shopping"):
+        await user.send(text)
+        reply = await user.next_message()
+        assert "local emergency number" in reply.text, text
+        assert "If I misread you, I'm sorry" in reply.text  # kind when it is a false alarm
+    await user.expect_silence(0.3)
 
     # While another feature waits for free text (a note), the guard runs first and the note
     # is still handed to that feature.
@@ -306,17 +399,6 @@ async def test_export_counts_match_what_is_stored(harness: BotHarness) -> None:
     assert "6 episodes" in csv_doc.text
 
 
-def files_mentioning(harness: BotHarness, user_id: int) -> list[str]:
-    """Every file in the data folder whose name or content names this user."""
-    found = []
-    for path in harness.data_dir.rglob("*"):
-        if path.is_file() and (
-            str(user_id) in path.name or str(user_id).encode() in path.read_bytes()
-        ):
-            found.append(str(path))
-    return found
-
-
 async def test_forget_deletes_everything_of_that_user_only(harness: BotHarness) -> None:
     gone = await ready_user(harness, 7777101)
     kept = await onboard(harness, 7777202)
@@ -330,7 +412,7 @@ async def test_forget_deletes_everything_of_that_user_only(harness: BotHarness) 
 
     for uid in (7777101, 7777202):  # per-user jobs are named by the shared helper
         harness.app.job_queue.run_once(noop, 3600, name=user_job_name("rl.fu", uid))
-    assert files_mentioning(harness, 7777101)
+    assert harness.leftovers(7777101)
 
     await gone.send("/forget")
     ask = await gone.next_message()
@@ -347,7 +429,7 @@ async def test_forget_deletes_everything_of_that_user_only(harness: BotHarness) 
     await gone.press("Yes, delete everything")
     assert "Everything I had stored about you is deleted" in (await gone.next_message()).text
 
-    assert files_mentioning(harness, 7777101) == []
+    assert harness.leftovers(7777101) == []
     names = [job.name for job in harness.app.job_queue.jobs()]
     assert "rl.fu.u7777101" not in names and "rl.fu.u7777202" in names
     assert len(harness.stored(7777202)["episodes"]) == 6
@@ -379,20 +461,27 @@ async def test_privacy_and_forget_work_before_the_note_is_accepted(harness: BotH
     await user.next_message()
     await user.press("Yes, delete everything")
     assert "deleted" in (await user.next_message()).text
-    assert not harness.user_file(7110).exists()
+    assert not harness.has_data(7110) and harness.leftovers(7110) == []
+
+
+async def quiet(harness: BotHarness, when: datetime, user: FakeUser) -> None:
+    """Move the clock, wait for a tick at that time and its pushes: nothing came."""
+    assert harness.app is not None
+    harness.clock.set(when)
+    await services_of(harness.app).pushes.settled()
+    await user.expect_silence(0)
 
 
 async def test_sunday_summary_is_opt_in_sent_once_and_never_in_quiet_hours(
     harness: BotHarness,
 ) -> None:
-    user = await ready_user(harness, 7111)
+    user = await ready_user(harness, 7111)  # Wednesday
     await user.press("Not now")
     await user.next_message()
     one_place = [{**e, "regions": ["face"]} for e in week_of_episodes(SUNDAY_EVENING)]
     await seed(harness, 7111, "episodes", one_place)  # nothing for the GP note to flag
-    assert harness.app is not None
-    harness.clock.set(SUNDAY_EVENING)
-    assert await insights.run_due(harness.app) == {}  # not opted in
+    await quiet(harness, SUNDAY_EVENING, user)  # not opted in
+    harness.clock.set(WEDNESDAY + timedelta(days=7))
     await user.send("/week")
     await user.next_message()
     await user.next_message()
@@ -402,14 +491,17 @@ async def test_sunday_summary_is_opt_in_sent_once_and_never_in_quiet_hours(
     assert edited.is_edit and edited.labels == ["🔕 Stop the Sunday summary"]
     assert harness.stored_profile(7111)["weekly_summary"] is True
 
-    harness.clock.set(SUNDAY_EVENING.replace(hour=20, minute=30))  # 21:30 Berlin: quiet hours
-    assert await insights.run_due(harness.app) == {}
-    harness.clock.set(SUNDAY_EVENING)
-    assert await insights.run_due(harness.app) == {7111: ["weekly"]}
+    # That Sunday the bot was down from 18:00 to 21:30: past the evening window, none today.
+    first_sunday = SUNDAY_EVENING + timedelta(days=7)  # 18:10 in Berlin
+    await quiet(harness, first_sunday.replace(hour=20, minute=30), user)
+    assert "weekly_sent_week" not in harness.stored_profile(7111)
+    second_sunday = first_sunday + timedelta(days=7)
+    harness.clock.set(second_sunday - timedelta(minutes=10, seconds=2))  # 17:59:58
     photo, text = await user.next_message(), await user.next_message()
     assert photo.kind == "photo" and "Episodes:" in text.text
-    assert await insights.run_due(harness.app) == {}  # once per week
-    await user.expect_silence(0.2)
+    assert text.labels == ["🔕 Stop the Sunday summary"]
+    assert harness.stored_profile(7111)["weekly_sent_week"] == "2026-W50"
+    await quiet(harness, second_sunday + timedelta(minutes=30), user)  # once per week
 
 
 async def test_gp_note_at_most_once_a_month_and_red_flag_recheck_after_four_weeks(
@@ -425,25 +517,27 @@ async def test_gp_note_at_most_once_a_month_and_red_flag_recheck_after_four_week
         "episodes",
         [episode(evening - timedelta(days=d), 4) for d in (0, 6, 12, 18)],
     )
-    assert harness.app is not None
-    harness.clock.set(evening)
-    assert await insights.run_due(harness.app) == {7112: ["gp_note"]}
-    note = await user.next_message()
-    assert "worth mentioning to your GP" in note.text and "more than two weeks" in note.text
-    harness.clock.set(evening + timedelta(days=20))
-    assert await insights.run_due(harness.app) == {7112: ["red_flags"]}  # 4 weeks since offer
-    assert "safety check" in (await user.next_message()).text
-    harness.clock.set(evening + timedelta(days=21))
-    assert await insights.run_due(harness.app) == {}
-    harness.clock.set(evening + timedelta(days=30, hours=1))  # 19:05: past the daily hour
-    assert await insights.run_due(harness.app) == {}
-    sunday = datetime(2027, 1, 10, 18, 30, tzinfo=UTC)  # Sunday 19:30 Berlin, not the GP hour
+    note = await evening_push(harness, evening, user)
+    assert "see a GP" in note.text and "more than two weeks" in note.text
+    await user.expect_silence(0)  # the red-flag check was offered two weeks ago: not yet
+    offer = await evening_push(harness, evening + timedelta(days=20), user)  # 4 weeks on
+    assert "safety check" in offer.text and offer.labels == ["Start the check", "Not now"]
+    await user.expect_silence(0)  # the GP note: not again within 30 days
+    await quiet(harness, evening + timedelta(days=21), user)
+    await quiet(harness, evening + timedelta(days=30, hours=1), user)  # 19:05: window over
+    sunday = datetime(2027, 1, 10, 18, 30, tzinfo=UTC)  # Sunday 19:30 Berlin, window over
     await seed(harness, 7112, "episodes", [episode(sunday - timedelta(days=d), 3) for d in (1, 16)])
-    assert await insights_at(harness, sunday) == {}
-    assert await insights_at(harness, sunday - timedelta(hours=1)) == {7112: ["gp_note"]}
+    await quiet(harness, sunday, user)
+    monday = sunday + timedelta(days=1, hours=-1)  # 18:30 the next day
+    note = await evening_push(harness, monday, user)
+    assert "see a GP" in note.text
+    await user.press("Start the check", message_id=offer.message_id)  # the offer still works
+    assert "Question 1 of 7" in (await user.next_message()).text
 
 
-async def insights_at(harness: BotHarness, when: datetime) -> dict[int, list[str]]:
+async def evening_push(harness: BotHarness, when: datetime, user: FakeUser) -> Any:
+    """Move the clock to `when`, wait for the tick and its pushes, return the one message."""
     assert harness.app is not None
     harness.clock.set(when)
-    return await insights.run_due(harness.app)
+    await services_of(harness.app).pushes.settled()
+    return await user.next_message(timeout=0.1)

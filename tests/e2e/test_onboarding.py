@@ -6,6 +6,8 @@ import io
 import logging
 import stat
 
+import pytest
+
 from bot.config import Secret
 from bot.logs import setup_logging
 from tests.e2e.harness import TOKEN, BotHarness, onboard
@@ -46,6 +48,11 @@ async def test_start_accept_type_city_pick_time_main_menu(harness: BotHarness) -
     assert profile["tz"] == "Europe/Berlin"
     assert profile["tip_time"] == "09:00"
     assert profile["accepted"] is True and profile["onboarded"] is True
+
+
+@pytest.mark.files_only
+async def test_data_files_are_owner_only(harness: BotHarness) -> None:
+    await onboard(harness, 1001)
     assert stat.S_IMODE(harness.user_file(1001).stat().st_mode) == 0o600
     assert stat.S_IMODE(harness.data_dir.stat().st_mode) == 0o700
 
@@ -66,6 +73,41 @@ async def test_nothing_works_before_the_note_is_accepted(harness: BotHarness) ->
         assert "I understand" in reply.text
     profile = harness.stored_profile(1002)
     assert profile["accepted"] is False and "tip_time" not in profile
+
+
+async def test_help_before_the_note_explains_the_bot_and_stores_nothing(
+    harness: BotHarness,
+) -> None:
+    user = harness.user(1006)
+    await user.send("/start")
+    await user.next_message()  # welcome
+    note = await user.next_message()
+    assert "I understand" in note.labels
+    stored_by_onboarding = harness.stored(1006)
+
+    await user.send("/help")
+    explained = await user.next_message()
+    assert "What I am" in explained.text and "not a doctor" in explained.text
+    assert "routine" in explained.text and "Log an episode" in explained.text
+    assert "/privacy" in explained.text and "I understand" in explained.text
+    assert "read the short note above" not in explained.text  # not the "accept first" refusal
+    assert explained.reply_keyboard is None  # no menu whose buttons would only be refused
+    assert harness.stored(1006) == stored_by_onboarding
+
+    await user.press("I understand", message_id=note.message_id)  # still works after /help
+    assert "Thank you" in (await user.next_message()).text
+    await user.next_message()  # the time zone question
+    await user.send("/help")
+    full = await user.next_message()
+    assert "/checkin" in full.text and "What I am" not in full.text
+
+
+async def test_help_as_a_first_message_creates_no_file(harness: BotHarness) -> None:
+    user = harness.user(1007)
+    await user.send("/help")
+    explained = await user.next_message()
+    assert "What I am" in explained.text and "/start" in explained.text
+    assert not harness.has_data(1007)
 
 
 async def test_bad_zone_gets_a_helpful_retry(harness: BotHarness) -> None:
@@ -169,6 +211,7 @@ async def test_restart_keeps_everyone(harness: BotHarness) -> None:
     assert "Welcome back" in (await user.next_message()).text
 
 
+@pytest.mark.files_only
 async def test_corrupt_file_is_moved_aside_and_others_are_served(harness: BotHarness) -> None:
     healthy = await onboard(harness, 1011)
     broken = await onboard(harness, 1012)

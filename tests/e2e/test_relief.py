@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,9 @@ import pytest
 from bot.clock import ManualClock
 from bot.config import Settings
 from bot.sandbox import FakeUser, LoopbackBotAPI
+from bot.sandbox.client import BotMessage
 from bot.telegram.callbacks import CallbackCodec
+from tests.conftest import Backend
 from tests.e2e.harness import BotHarness, onboard
 
 FAST = 0.001  # a 30 s hold takes 35 ms, a 10 min follow-up 0.6 s
@@ -25,8 +26,8 @@ SLOWER = 0.01  # a 10 min follow-up takes 6 s of real time: restarts happen well
 
 
 class ScaledHarness(BotHarness):
-    def __init__(self, *args: Any, time_scale: float) -> None:
-        super().__init__(*args)
+    def __init__(self, *args: Any, time_scale: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.time_scale = time_scale
 
     @property
@@ -34,15 +35,17 @@ class ScaledHarness(BotHarness):
         return dataclasses.replace(super().settings, time_scale=self.time_scale)
 
 
-async def _harness(server: LoopbackBotAPI, tmp_path: Path, scale: float) -> BotHarness:
-    bot = ScaledHarness(server, tmp_path / "data", ManualClock(), time_scale=scale)
+async def _harness(server: LoopbackBotAPI, backend: Backend, scale: float) -> BotHarness:
+    bot = ScaledHarness(
+        server, backend.data_dir, ManualClock(), time_scale=scale, database_url=backend.url
+    )
     await bot.start()
     return bot
 
 
 @pytest.fixture
-async def fast(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[BotHarness]:
-    bot = await _harness(loopback, tmp_path, FAST)
+async def fast(loopback: LoopbackBotAPI, backend: Backend) -> AsyncIterator[BotHarness]:
+    bot = await _harness(loopback, backend, FAST)
     try:
         yield bot
     finally:
@@ -50,8 +53,8 @@ async def fast(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[BotHar
 
 
 @pytest.fixture
-async def slower(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[BotHarness]:
-    bot = await _harness(loopback, tmp_path, SLOWER)
+async def slower(loopback: LoopbackBotAPI, backend: Backend) -> AsyncIterator[BotHarness]:
+    bot = await _harness(loopback, backend, SLOWER)
     try:
         yield bot
     finally:
@@ -76,7 +79,17 @@ async def _start_calf_routine(user: FakeUser) -> None:
     first = await user.next_message()
     assert first.is_edit and first.message_id == picker.message_id
     assert "Calf stretch at a wall" in first.text and "step 1 of 4" in first.text
-    assert first.labels == ["Next ▶", "Skip ⏭", "Stop ■"]
+    # Done standing, so the seated stretch is one tap away.
+    assert first.labels == ["Next ▶", "Skip ⏭", "Stop ■", "🪑 Seated foot and calf stretch instead"]
+
+
+async def _after_timer(user: FakeUser) -> BotMessage:
+    """The new message a timer's end brings, once the message it replaces is deleted."""
+    new = await user.next_event()
+    assert not new.is_edit and not new.is_deleted and "Time's up" in new.text
+    gone = await user.next_event()
+    assert gone.is_deleted and gone.message_id != new.message_id
+    return new
 
 
 async def test_two_taps_to_first_step_hold_advances_followup_answer_stored(
@@ -90,13 +103,23 @@ async def test_two_taps_to_first_step_hold_advances_followup_answer_stored(
 
     await user.press("Next ▶")
     second = await user.next_message()
-    assert "step 2 of 4" in second.text and "hold for 30 s" in second.text
-    # Nobody presses anything: the hold ends and the bot moves on by itself, twice.
-    third = await user.next_message()
-    assert third.is_edit and "step 3 of 4" in third.text
-    fourth = await user.next_message()
-    assert "step 4 of 4" in fourth.text
-    assert {second.message_id, third.message_id, fourth.message_id} == {second.message_id}
+    assert "step 2 of 4" in second.text and "hold the stretch for 30 s" in second.text
+    sends = fast.server.count("sendMessage")
+    # Nobody presses anything: each hold ends by itself, twice. The bot says so in a NEW message
+    # (a sendMessage: the phone signals it, an edit is silent) and deletes the old one.
+    third = await user.next_event()
+    assert not third.is_edit and not third.is_deleted
+    assert (
+        third.text.startswith("✓ Time's up: let go of the stretch") and "step 3 of 4" in third.text
+    )
+    deleted = await user.next_event()
+    assert deleted.is_deleted and deleted.message_id == second.message_id
+    fourth = await user.next_event()
+    assert not fourth.is_edit and "Time's up" in fourth.text and "step 4 of 4" in fourth.text
+    assert (await user.next_event()).is_deleted
+    assert fast.server.count("sendMessage") == sends + 2
+    # One routine message is left in the chat.
+    assert [m.message_id for m in user.messages if "Calf stretch" in m.text] == [fourth.message_id]
 
     await user.press("Skip ⏭")
     end = await user.next_message()
@@ -152,8 +175,8 @@ async def test_stale_and_forged_buttons_change_nothing(fast: BotHarness) -> None
     old_next = step1.data_for("Next ▶")
     await user.press("Next ▶")
     await user.next_message()  # step 2
-    await user.next_message()  # step 3 (by itself)
-    await user.next_message()  # step 4
+    await _after_timer(user)  # step 3 (by itself)
+    await _after_timer(user)  # step 4
     before = fast.stored(4002)
     assert await user.press_data(old_next) == "That step has already moved on."
     codec = _codec(fast)
@@ -246,12 +269,13 @@ async def test_hold_resumes_after_restart(slower: BotHarness) -> None:
     assert replay == "That step has already moved on."
     await user.press("Next ▶")
     hold = await user.next_message()
-    assert "About 10 min" in hold.text  # a 605 s hold: 6 s at this scale
+    assert "Keep this going for about 10 min" in hold.text  # 605 s: 6 s at this scale
     await slower.stop()
     slower.clock.advance(timedelta(seconds=6))
     await slower.start()
-    resumed = await user.next_message(timeout=5)
-    assert resumed.message_id == hold.message_id and "step 3 of 3" in resumed.text
+    resumed = await _after_timer(user)
+    assert "step 3 of 3" in resumed.text
+    assert hold.message_id not in [m.message_id for m in user.messages]  # replaced
     runs = _runs(slower, 4006)
     # Starting "warmth" replaced the first run's follow-up: only one question will come.
     assert runs[0]["followup_due_at"] is None and runs[1]["routine_id"] == "warmth"
@@ -415,7 +439,7 @@ async def test_forget_mid_routine_stops_its_timers(slower: BotHarness) -> None:
     await _start_calf_routine(user)
     await user.press("Next ▶")
     hold = await user.next_message()
-    assert "hold for 30 s" in hold.text  # a hold timer is now pending
+    assert "hold the stretch for 30 s" in hold.text  # a hold timer is now pending
     assert slower.app is not None and slower.app.job_queue is not None
     assert any(j.name == "rl.hold.u4091" for j in slower.app.job_queue.jobs())
     await user.send("/forget")
@@ -424,4 +448,70 @@ async def test_forget_mid_routine_stops_its_timers(slower: BotHarness) -> None:
     assert "deleted" in (await user.next_message()).text
     await slower.user_jobs_done(4091)  # the hold timer is gone (had it stayed, it has run)
     await user.expect_no_more()  # and it sent nothing
-    assert not slower.user_file(4091).exists()
+    assert not slower.has_data(4091)
+
+
+async def test_after_a_timer_the_old_message_is_stale_even_if_it_cannot_be_deleted(
+    slower: BotHarness,
+) -> None:
+    """Deleting can fail (a message already gone or too old): the old message then loses its
+    buttons, and a press that still arrives from it is stale and changes nothing."""
+    user = await onboard(slower, 4092)
+    assert slower.app is not None
+    slower.app.bot_data["relief_rng"] = _AlwaysExplore()
+    store = slower.app.bot_data["services"].store
+    best = _answered("warmth", "much_better") | {"region": "arms_hands"}
+    await store.insert(4092, "relief_runs", best)
+    slower.server.inject_failure(
+        "deleteMessage", error_code=400, description="Bad Request: message can't be deleted",
+        times=None, chat_id=4092,
+    )  # fmt: skip
+    await user.send("/relief")
+    await user.next_message()
+    await user.press("Arms or hands")
+    first = await user.next_message()  # step 1 holds 20 s (0.25 s here), offering the best one
+    assert "Hand and forearm stretch" in first.text and "step 1 of 4" in first.text
+    assert "⭐ Warmth on the muscle instead" in first.labels
+    second = await user.next_message()
+    assert not second.is_edit and "Time's up" in second.text and "step 2 of 4" in second.text
+    stripped = await user.next_message()  # not deleted: its buttons are taken off instead
+    assert stripped.is_edit and stripped.message_id == first.message_id and not stripped.labels
+    third = await user.next_message()  # step 2's hold ended too; step 3 waits for a tap
+    assert "step 3 of 4" in third.text
+    assert (await user.next_message()).message_id == second.message_id
+    old = {m.message_id: m for m in user.messages}
+    assert old[first.message_id].labels == [] and old[second.message_id].labels == []
+    before = slower.stored(4092)
+    for label in ("⭐ Warmth on the muscle instead", "Next ▶", "Stop ■"):
+        answer = await user.press_data(first.data_for(label), first.message_id)
+        assert answer == "That step has already moved on.", label
+    assert await user.press_data(second.data_for("Next ▶"), second.message_id) == (
+        "That step has already moved on."
+    )
+    assert slower.stored(4092) == before
+    assert [r["status"] for r in _runs(slower, 4092)] == ["finished", "running"]
+    slower.server.clear_faults()
+
+
+async def test_the_seated_version_is_one_tap_from_a_standing_routine(fast: BotHarness) -> None:
+    user = await onboard(fast, 4093)
+    await _start_calf_routine(user)
+    await user.press("🪑 Seated foot and calf stretch instead")
+    seated = await user.next_message()
+    assert seated.is_edit and "Seated foot and calf stretch" in seated.text
+    assert "🪑" not in " ".join(seated.labels)
+    runs = _runs(fast, 4093)
+    assert [r["routine_id"] for r in runs] == ["calf_stretch", "foot_and_calf_seated"]
+    assert [r["status"] for r in runs] == ["stopped", "running"]
+
+
+async def test_worse_after_a_routine_offers_rest_first_then_another(fast: BotHarness) -> None:
+    user = await onboard(fast, 4094)
+    await _start_calf_routine(user)
+    await user.press("Stop ■")
+    await user.next_message()
+    await user.next_message(timeout=5)  # how is the twitching now?
+    await user.press("😣 Worse")
+    reply = await user.next_message()
+    assert reply.text.index("Rest first") < reply.text.index("another routine")
+    assert reply.labels == ["🔁 Try another routine"]

@@ -8,9 +8,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from bot.sandbox import FakeUser, LoopbackBotAPI
-from bot.storage import Store
+from tests.conftest import Backend
 from tests.e2e.subprocess_bot import ROOT, BotProcess, bot_env
 
 USERS = (301, 302, 303)
@@ -37,15 +38,26 @@ async def _onboard(user: FakeUser) -> None:
     raise AssertionError("no main menu")
 
 
-def _tip_time(data_dir: Path, uid: int) -> str:
-    path = data_dir / "users" / f"{uid % 256:02x}" / f"{uid}.json"
-    docs = json.loads(path.read_text(encoding="utf-8"))["profile"]
-    return next(iter(docs.values()))["tip_time"]
+def _stored(backend: Backend, uid: int) -> dict[str, list[dict[str, Any]]]:
+    """The person's data as the bot process left it (read from outside it, even while it runs:
+    the file itself, or the database through a store of our own)."""
+    if backend.url is None:
+        path = backend.data_dir / "users" / f"{uid % 256:02x}" / f"{uid}.json"
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {name: list(docs.values()) for name, docs in raw.items()}
+    with backend.store() as store:
+        return store.export_user_sync(uid)
 
 
-async def test_sigterm_during_writes_keeps_them(loopback: LoopbackBotAPI, tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    bot = BotProcess(bot_env(loopback, data_dir), tmp_path / "bot.log")
+def _tip_time(backend: Backend, uid: int) -> str:
+    return _stored(backend, uid)["profile"][0]["tip_time"]
+
+
+async def test_sigterm_during_writes_keeps_them(
+    loopback: LoopbackBotAPI, backend: Backend, tmp_path: Path
+) -> None:
+    data_dir = backend.data_dir
+    bot = BotProcess(bot_env(loopback, data_dir, **backend.env()), tmp_path / "bot.log")
     await bot.start()
     try:
         users = [loopback.user(uid, first_name="Sam") for uid in USERS]
@@ -72,7 +84,7 @@ async def test_sigterm_during_writes_keeps_them(loopback: LoopbackBotAPI, tmp_pa
             # Fetched and confirmed by the bot (so it owns them now), and a reply on its way.
             while loopback.pending_updates or loopback.count("sendMessage") == sent_before:
                 await asyncio.sleep(0.005)
-        at_signal = [_tip_time(data_dir, uid) for uid in USERS]
+        at_signal = [_tip_time(backend, uid) for uid in USERS]
         bot.signal()
         assert await bot.wait() == 0
         loopback.clear_faults()
@@ -84,26 +96,20 @@ async def test_sigterm_during_writes_keeps_them(loopback: LoopbackBotAPI, tmp_pa
     # Someone's second write had not happened yet when the signal came...
     assert any(t == f"07:{i}0" for i, t in enumerate(at_signal)), at_signal
     for i, (uid, user) in enumerate(zip(USERS, users, strict=True)):
-        assert _tip_time(data_dir, uid) == f"07:{i}5"  # ...and yet every last write is stored
+        assert _tip_time(backend, uid) == f"07:{i}5"  # ...and yet every last write is stored
         # Both updates were finished, not cut off: their confirmations went out after the signal.
         confirmations = [m.text for m in user.events if "07:" in m.text]
         assert len(confirmations) == 2, user.events
     # The store was closed (its lock released) and left no temp files behind.
     assert not [p for p in data_dir.rglob(".*.tmp-*")]
-    with Store(data_dir):
+    with backend.store():
         pass
 
 
-def _episodes(data_dir: Path, uid: int) -> list[dict[str, object]]:
-    path = data_dir / "users" / f"{uid % 256:02x}" / f"{uid}.json"
-    return list(json.loads(path.read_text(encoding="utf-8")).get("episodes", {}).values())
-
-
 async def test_sigterm_during_a_checkin_save_keeps_the_episode(
-    loopback: LoopbackBotAPI, tmp_path: Path
+    loopback: LoopbackBotAPI, backend: Backend, tmp_path: Path
 ) -> None:
-    data_dir = tmp_path / "data"
-    bot = BotProcess(bot_env(loopback, data_dir), tmp_path / "bot.log")
+    bot = BotProcess(bot_env(loopback, backend.data_dir, **backend.env()), tmp_path / "bot.log")
     await bot.start()
     try:
         user = loopback.user(311, first_name="Sam")
@@ -127,7 +133,7 @@ async def test_sigterm_during_a_checkin_save_keeps_the_episode(
         await bot.kill()
 
     assert "Traceback" not in bot.output, bot.output
-    [episode] = _episodes(data_dir, 311)
+    [episode] = _stored(backend, 311)["episodes"]
     assert episode["intensity"] == 7 and episode["regions"] == ["back"]
     assert episode["triggers"] == ["stress"]
     assert any("Saved" in m.text for m in user.events)  # the confirmation still went out

@@ -1,64 +1,21 @@
-"""Daily tips end to end: the real bot and scheduler against the loopback Bot API.
+"""Daily tips end to end: the real bot and push scheduler against the loopback Bot API.
 
-The clock is a ManualClock set a few seconds before the tip time; the scheduler ticks every
-0.1 s (Settings.tip_tick_seconds), so a tip "at 08:00" arrives within a second or two.
+The clock is a ManualClock set a few seconds before the tip time; the scheduler ticks on whole
+minutes of that clock as in production, so a tip "at 08:00" arrives a second or two later. To
+assert that nothing came, a test waits for a tick that began after its last move of the clock
+and for every push that tick queued (`PushHarness.quiet`), then checks for silence.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import timedelta
 
-import pytest
-
-from bot.clock import ManualClock
-from bot.config import Settings
-from bot.sandbox import LoopbackBotAPI
-from bot.scheduling import TipScheduler
-from tests.e2e.harness import BotHarness, onboard
-
-# Wednesday 10 June 2026; Berlin is UTC+2 (summer time).
-DAY = datetime(2026, 6, 10, tzinfo=UTC)
+from tests.e2e.harness import PushHarness, berlin, is_tip, onboard
 
 
-def berlin(hour: int, minute: int = 0, second: float = 0, days: int = 0) -> datetime:
-    return DAY + timedelta(days=days, hours=hour - 2, minutes=minute, seconds=second)
-
-
-class TipHarness(BotHarness):
-    @property
-    def settings(self) -> Settings:
-        return dataclasses.replace(super().settings, tip_tick_seconds=0.1)
-
-    @property
-    def scheduler(self) -> TipScheduler:
-        assert self.app is not None
-        return self.app.bot_data["tips_scheduler"]
-
-    def history(self, user_id: int) -> list[dict[str, Any]]:
-        return list(self.stored(user_id).get("tips", {}).values())
-
-
-@pytest.fixture
-async def bot(loopback: LoopbackBotAPI, tmp_path: Path) -> AsyncIterator[TipHarness]:
-    harness = TipHarness(loopback, tmp_path / "data", ManualClock(berlin(7)))
-    await harness.start()
-    try:
-        yield harness
-    finally:
-        await harness.stop()
-
-
-def is_tip(message: Any) -> bool:
-    return message.text.startswith("💡") and "👍 Helpful" in message.labels
-
-
-async def test_tip_arrives_at_the_chosen_local_time_with_its_buttons(bot: TipHarness) -> None:
+async def test_tip_arrives_at_the_chosen_local_time_with_its_buttons(bot: PushHarness) -> None:
     user = await onboard(bot, 5001)  # Berlin, 08:00
-    await user.expect_silence(0.3)  # 07:00: nothing yet
+    await bot.quiet(user)  # 07:00: nothing yet
     bot.clock.set(berlin(7, 59, 58.5))
     tip = await user.next_message(timeout=5)
     assert is_tip(tip)
@@ -70,16 +27,16 @@ async def test_tip_arrives_at_the_chosen_local_time_with_its_buttons(bot: TipHar
     assert entry["kind"] == "morning" and entry["feedback"] is None
     # Later the same day: still one tip.
     bot.clock.set(berlin(12))
-    await user.expect_silence(0.3)
+    await bot.quiet(user)
 
 
-async def test_no_second_tip_the_same_day_after_a_restart(bot: TipHarness) -> None:
+async def test_no_second_tip_the_same_day_after_a_restart(bot: PushHarness) -> None:
     user = await onboard(bot, 5002)
     bot.clock.set(berlin(7, 59, 59.5))
     assert is_tip(await user.next_message(timeout=5))
     await bot.restart()  # rebuild: 08:00 is within the catch-up window, but already served
     bot.clock.set(berlin(8, 10))
-    await user.expect_silence(0.4)
+    await bot.quiet(user)
     assert len(bot.history(5002)) == 1
     # The next morning it comes again.
     bot.clock.set(berlin(7, 59, 59.5, days=1))
@@ -87,26 +44,26 @@ async def test_no_second_tip_the_same_day_after_a_restart(bot: TipHarness) -> No
     assert bot.stored_profile(5002)["last_tip_date"] == "2026-06-11"
 
 
-async def test_missed_tip_is_sent_after_a_short_downtime(bot: TipHarness) -> None:
+async def test_missed_tip_is_sent_after_a_short_downtime(bot: PushHarness) -> None:
     user = await onboard(bot, 5003)
     await bot.stop()
-    bot.clock.set(berlin(9, 30))  # down from 07:00 to 09:30: the 08:00 tip was missed
-    await bot.start()
-    assert is_tip(await user.next_message(timeout=5))
+    bot.clock.set(berlin(9, 29, 58))  # down from 07:00 to 09:30: the 08:00 tip was missed
+    await bot.start()  # caught up at the first whole minute after start
+    assert is_tip(await user.next_message(timeout=10))
     assert bot.stored_profile(5003)["last_tip_date"] == "2026-06-10"
 
 
-async def test_a_tip_missed_by_hours_is_skipped(bot: TipHarness) -> None:
+async def test_a_tip_missed_by_hours_is_skipped(bot: PushHarness) -> None:
     user = await onboard(bot, 5004)
     await bot.stop()
     bot.clock.set(berlin(11, 30))  # 3.5 h late: too late for a "morning" tip
     await bot.start()
-    await user.expect_silence(0.6)
+    await bot.quiet(user)
     assert "last_tip_date" not in bot.stored_profile(5004)
 
 
 async def test_quiet_hours_hold_for_late_tips_but_not_a_chosen_night_time(
-    bot: TipHarness,
+    bot: PushHarness,
 ) -> None:
     evening = await onboard(bot, 5005)
     await evening.send("/tiptime 21:00")
@@ -117,43 +74,40 @@ async def test_quiet_hours_hold_for_late_tips_but_not_a_chosen_night_time(
     await bot.stop()
     bot.clock.set(berlin(22, 10))  # back after 21:00, inside quiet hours
     await bot.start()
-    await evening.expect_silence(0.6)
+    await bot.quiet(evening)
     # 23:00 was chosen on purpose: it is sent then.
     bot.clock.set(berlin(22, 59, 59.5))
     assert is_tip(await night.next_message(timeout=5))
-    await evening.expect_silence(0.1)
+    await bot.quiet(evening)
 
 
-async def test_429_then_success_delivers_the_tip_once(bot: TipHarness) -> None:
+async def test_429_then_success_delivers_the_tip_once(bot: PushHarness) -> None:
     user = await onboard(bot, 5007)
     bot.server.inject_failure("sendMessage", error_code=429, retry_after=1, chat_id=5007)
     bot.clock.set(berlin(7, 59, 59.5))
     assert is_tip(await user.next_message(timeout=8))
-    await user.expect_silence(0.5)
+    await bot.quiet(user)
     assert sum(is_tip(m) for m in user.messages) == 1
 
 
-async def test_blocked_user_is_unscheduled_and_start_brings_them_back(bot: TipHarness) -> None:
+async def test_blocked_user_is_unscheduled_and_start_brings_them_back(bot: PushHarness) -> None:
     user = await onboard(bot, 5008)
     user.block(notify=False)
-    bot.clock.set(berlin(7, 59, 59.5))
-    for _ in range(60):  # the 403 at 08:00 marks them inactive
-        if bot.stored_profile(5008).get("active") is False:
-            break
-        await user.expect_silence(0.05)
+    bot.clock.set(berlin(8, 0, 1))
+    await bot.pushes.settled()  # the 403 at 08:00 marked them inactive
     assert bot.stored_profile(5008)["active"] is False
-    await user.expect_silence(0.3)  # the index change reaches the scheduler on its next tick
-    assert bot.scheduler.index.next_of(5008) is None
+    await bot.pushes.settled()  # the next tick applies that change: unscheduled
+    assert bot.next_tip_at(5008) is None
     user.unblock(notify=False)
     await user.send("/start")
     assert "Welcome back" in (await user.next_message()).text
-    await user.expect_silence(0.3)
-    assert bot.scheduler.index.next_of(5008) == berlin(8, days=1).timestamp()
+    await bot.pushes.settled()
+    assert bot.next_tip_at(5008) == berlin(8, days=1)
     bot.clock.set(berlin(7, 59, 59.5, days=1))
     assert is_tip(await user.next_message(timeout=5))
 
 
-async def test_tip_command_is_not_the_morning_tip(bot: TipHarness) -> None:
+async def test_tip_command_is_not_the_morning_tip(bot: PushHarness) -> None:
     user = await onboard(bot, 5009)
     await user.send("/tip")
     on_demand = await user.next_message()
@@ -169,7 +123,7 @@ async def test_tip_command_is_not_the_morning_tip(bot: TipHarness) -> None:
     assert len({h["tip_id"] for h in bot.history(5009)}) == 3, "no repeats"
 
 
-async def test_pause_skips_tips_and_resume_brings_them_back(bot: TipHarness) -> None:
+async def test_pause_skips_tips_and_resume_brings_them_back(bot: PushHarness) -> None:
     user = await onboard(bot, 5010)
     await user.send("/tips")
     panel = await user.next_message()
@@ -178,8 +132,8 @@ async def test_pause_skips_tips_and_resume_brings_them_back(bot: TipHarness) -> 
     assert answer is not None and "paused until Thu 11 Jun, 07:00" in answer
     panel = await user.next_message()
     assert "Paused until" in panel.text and "▶️ Resume" in panel.labels
-    bot.clock.set(berlin(7, 59, 59.5))
-    await user.expect_silence(0.8)  # today's tip falls in the pause
+    bot.clock.set(berlin(8, 0, 1))
+    await bot.quiet(user)  # today's tip falls in the pause
     bot.clock.set(berlin(7, 59, 59.5, days=1))
     assert is_tip(await user.next_message(timeout=5))  # the pause is over
     # Pause 7 days from under the tip, then resume from /tips.
@@ -198,7 +152,7 @@ async def test_pause_skips_tips_and_resume_brings_them_back(bot: TipHarness) -> 
     assert is_tip(await user.next_message(timeout=5))
 
 
-async def test_feedback_is_stored_and_not_for_me_is_never_shown_again(bot: TipHarness) -> None:
+async def test_feedback_is_stored_and_not_for_me_is_never_shown_again(bot: PushHarness) -> None:
     user = await onboard(bot, 5011)
     await user.send("/tip")
     first = await user.next_message()
@@ -242,7 +196,7 @@ async def test_feedback_is_stored_and_not_for_me_is_never_shown_again(bot: TipHa
     assert is_tip(second)
 
 
-async def test_forged_and_stale_tip_buttons_change_nothing(bot: TipHarness) -> None:
+async def test_forged_and_stale_tip_buttons_change_nothing(bot: PushHarness) -> None:
     user = await onboard(bot, 5012)
     other = await onboard(bot, 5013)
     await user.send("/tip")
@@ -256,7 +210,7 @@ async def test_forged_and_stale_tip_buttons_change_nothing(bot: TipHarness) -> N
     assert bot.stored(5012) == before
 
 
-async def test_a_new_time_from_tips_takes_effect_at_once(bot: TipHarness) -> None:
+async def test_a_new_time_from_tips_takes_effect_at_once(bot: PushHarness) -> None:
     user = await onboard(bot, 5014)  # 08:00, now 07:00
     await user.send("/tips")
     await user.next_message()
@@ -264,15 +218,15 @@ async def test_a_new_time_from_tips_takes_effect_at_once(bot: TipHarness) -> Non
     await user.next_message()  # the tip-time question
     await user.press("07:00")  # already passed today: from tomorrow
     assert "07:00" in (await user.next_message()).text
-    bot.clock.set(berlin(7, 59, 59.5))
-    await user.expect_silence(0.8)  # the old 08:00 no longer applies
+    bot.clock.set(berlin(8, 0, 1))
+    await bot.quiet(user)  # the old 08:00 no longer applies
     await user.send("/tiptime 09:30")
     await user.next_message()
     bot.clock.set(berlin(9, 29, 59.5))
     assert is_tip(await user.next_message(timeout=5))
 
 
-async def test_morning_tips_can_be_switched_off_and_on(bot: TipHarness) -> None:
+async def test_morning_tips_can_be_switched_off_and_on(bot: PushHarness) -> None:
     user = await onboard(bot, 5015)
     await user.send("/tips")
     await user.next_message()
@@ -280,15 +234,15 @@ async def test_morning_tips_can_be_switched_off_and_on(bot: TipHarness) -> None:
     panel = await user.next_message()
     assert "switched off" in panel.text and "🔕 Turn morning tips off" not in panel.labels
     assert bot.stored_profile(5015)["tips_enabled"] is False
-    await user.expect_silence(0.3)  # next tick
-    assert bot.scheduler.index.next_of(5015) is None
+    await bot.pushes.settled()  # the next tick applies the change
+    assert bot.next_tip_at(5015) is None
     await user.press("▶️ Resume")
     assert "Every day at 08:00" in (await user.next_message()).text
-    await user.expect_silence(0.3)
-    assert bot.scheduler.index.next_of(5015) == berlin(8).timestamp()
+    await bot.pushes.settled()
+    assert bot.next_tip_at(5015) == berlin(8)
 
 
-async def test_recent_check_ins_steer_the_topics(bot: TipHarness) -> None:
+async def test_recent_check_ins_steer_the_topics(bot: PushHarness) -> None:
     user = await onboard(bot, 5016)
     assert bot.app is not None
     store = bot.app.bot_data["services"].store

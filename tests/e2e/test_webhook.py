@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from bot.sandbox import LoopbackBotAPI
+from tests.conftest import Backend
 from tests.e2e.harness import TOKEN
 from tests.e2e.subprocess_bot import ROOT, BotProcess, bot_env, free_port
 
@@ -33,11 +34,11 @@ def _update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
 
 @pytest.fixture
 async def webhook_bot(
-    loopback: LoopbackBotAPI, tmp_path: Path
+    loopback: LoopbackBotAPI, backend: Backend, tmp_path: Path
 ) -> AsyncIterator[tuple[BotProcess, int]]:
     port = free_port()
     env = bot_env(
-        loopback, tmp_path / "data",
+        loopback, backend.data_dir, **backend.env(),
         WEBHOOK_URL=URL, WEBHOOK_SECRET=SECRET, WEBHOOK_LISTEN="127.0.0.1", PORT=str(port),
     )  # fmt: skip
     bot = BotProcess(env, tmp_path / "bot.log")

@@ -17,7 +17,7 @@ from pathlib import Path
 from tinydb import TinyDB
 
 from bench.storage_bench import episode
-from bot.storage import Store
+from bot.storage import FileStore
 
 UID = 4242
 
@@ -26,7 +26,7 @@ def main() -> None:
     mode, folder = sys.argv[1], Path(sys.argv[2])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
     if mode == "store":
-        store = Store(folder).open()
+        store = FileStore(folder).open()
         for n in range(200):
             store.insert_sync(UID, "episodes", {**episode(n), "n": n})
         path = store.user_path(UID)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 
 from bench.e2e_bench import COACH_UNTUNED
@@ -40,7 +41,24 @@ def test_bench_command_prints_one_table(capsys, tmp_path: Path) -> None:  # type
     out = capsys.readouterr().out
     assert f"{os.cpu_count()} cores" in out and "command: python -m bench.run --quick" in out
     assert "4b. Start-up of the real process" in out
-    assert "tip schedule rebuilt for 300 users" in out
+    found = re.search(r"push schedule rebuilt for 300 users \(([^)]*)\)", out)
+    assert found, out
+    counts = dict(part.split() for part in found.group(1).split(", "))
+    assert counts.keys() >= {"tip", "weekly"} and set(counts.values()) == {"300"}, counts
+
+
+def test_postgres_part_runs_at_tiny_sizes(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert main(["--quick", "--only", "postgres", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "5. PostgreSQL beside the file store" in out
+    assert "[met] every person's /export JSON byte-identical after the round trip" in out
+    assert re.search(r"push schedule rebuilt for 300 users", out), out
+    claims = [
+        line.split()
+        for line in out.splitlines()
+        if line.strip().startswith(("files ", "postgres "))
+    ]
+    assert [c[0] for c in claims] == ["files", "postgres"] and all(c[1] == "50" for c in claims)
 
 
 async def test_flood_benchmark_at_tiny_size(tmp_path: Path) -> None:

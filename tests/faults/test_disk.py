@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot.storage import Store, atomic
+from bot.storage import FileStore, atomic
 from bot.storage.atomic import is_temp_name
 from tests.e2e.harness import BotHarness, onboard
 from tests.faults.conftest import CAPTURE, FIGURES
@@ -104,7 +104,7 @@ def test_real_disk_full_mid_write_store_vs_stock_tinydb(tmp_path: Path) -> None:
     store_dir, stock_dir = tmp_path / "store", tmp_path / "stock"
     stock_dir.mkdir()
     assert _disk_full("store", store_dir) == "refused StorageWriteError"
-    with Store(store_dir) as store:
+    with FileStore(store_dir) as store:
         kept = [e["n"] for e in store.all_sync(4242, "episodes")]
         assert store.verify_all() == []
     assert kept == list(range(200))  # every earlier check-in intact

@@ -17,13 +17,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox import FakeUser, LoopbackBotAPI
-from bot.storage import Store
+from bot.storage import FileStore
 from bot.storage.atomic import temp_path
 from tests.data_files import stray_files
 from tests.e2e.harness import TOKEN
@@ -58,9 +59,11 @@ class Tally:
         return figure
 
 
-def start_bot(server: LoopbackBotAPI, data_dir: Path, log_path: Path) -> subprocess.Popen[bytes]:
+def start_bot(
+    server: LoopbackBotAPI, data_dir: Path, log_path: Path, **env_extra: str
+) -> subprocess.Popen[bytes]:
     # Flood control off: five robots check in far faster than people, again and again.
-    env = server.env_for(data_dir, PYTHONPATH=str(ROOT), COACH_FLOOD_LIMIT="0")
+    env = server.env_for(data_dir, PYTHONPATH=str(ROOT), COACH_FLOOD_LIMIT="0", **env_extra)
     with log_path.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "bot", "run"], cwd=ROOT, env=env, stdout=log, stderr=log
@@ -117,7 +120,7 @@ def check_data(data_dir: Path, tally: Tally, uid: int) -> None:
             json.loads(path.read_bytes())
         except ValueError:
             tally.corrupt_files += 1
-    with Store(data_dir) as store:
+    with FileStore(data_dir) as store:
         tally.corrupt_files += len(store.verify_all())
         for uid, notes in tally.notes.items():
             stored = {e.get("note") for e in store.all_sync(uid, "episodes")}
@@ -126,14 +129,23 @@ def check_data(data_dir: Path, tally: Tally, uid: int) -> None:
     assert stray_files(data_dir) == [] and not torn.exists()
 
 
-async def kill_trials(tmp_path: Path, trials: int, seed: str) -> Tally:
+async def kill_trials(
+    tmp_path: Path,
+    trials: int,
+    seed: str,
+    *,
+    env: dict[str, str] | None = None,
+    check: Callable[[Tally], Awaitable[None]] | None = None,
+) -> Tally:
+    """`env` adds to the bot's environment (e.g. COACH_DATABASE_URL) and `check(tally)` replaces
+    the file check after each trial (for PostgreSQL)."""
     rng = random.Random(seed)
     data_dir = tmp_path / "data"
     log_path = tmp_path / "bot.log"
     CAPTURE.data_dirs.append(data_dir)
     tally = Tally()
     try:
-        await _trials(tmp_path, trials, rng, data_dir, log_path, tally)
+        await _trials(trials, rng, data_dir, log_path, tally, env or {}, check)
     finally:  # the privacy check reads every bot process's stderr, a failed trial's too
         if log_path.exists():
             CAPTURE.subprocess_logs.append(log_path.read_text(errors="replace"))
@@ -141,18 +153,24 @@ async def kill_trials(tmp_path: Path, trials: int, seed: str) -> Tally:
 
 
 async def _trials(
-    tmp_path: Path, trials: int, rng: random.Random, data_dir: Path, log_path: Path, tally: Tally
+    trials: int,
+    rng: random.Random,
+    data_dir: Path,
+    log_path: Path,
+    tally: Tally,
+    env: dict[str, str],
+    check: Callable[[Tally], Awaitable[None]] | None,
 ) -> None:
     async with LoopbackBotAPI(TOKEN, record_calls=False) as server:
         users = [server.user(7_000 + n) for n in range(USERS)]
-        proc = start_bot(server, data_dir, log_path)
+        proc = start_bot(server, data_dir, log_path, **env)
         try:
             await until_polling(server, proc)
             await asyncio.gather(*(onboard_robust(u) for u in users))
         finally:
             kill(proc)
         for trial in range(trials):
-            proc = start_bot(server, data_dir, log_path)
+            proc = start_bot(server, data_dir, log_path, **env)
             confirmed: dict[int, list[str]] = {u.user_id: [] for u in users}
             tasks: list[asyncio.Task[None]] = []
             try:
@@ -177,7 +195,10 @@ async def _trials(
                 tally.notes.setdefault(uid, []).extend(notes)
                 tally.confirmed += len(notes)
             tally.trials += 1
-            check_data(data_dir, tally, users[trial % USERS].user_id)
+            if check is None:
+                check_data(data_dir, tally, users[trial % USERS].user_id)
+            else:
+                await check(tally)
 
 
 def stock_trials(tmp_path: Path, trials: int, seed: str) -> Tally:

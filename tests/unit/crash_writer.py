@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tinydb import TinyDB
 
-from bot.storage import AtomicJSONStorage, Store
+from bot.storage import AtomicJSONStorage, FileStore
 
 
 def checkin(n: int) -> dict[str, object]:
@@ -24,7 +24,7 @@ def checkin(n: int) -> dict[str, object]:
 def main() -> None:
     mode, data_dir, uid, n = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     if mode == "store":
-        store = Store(data_dir).open()
+        store = FileStore(data_dir).open()
         if store.get_profile_sync(uid) is None:
             store.save_profile_sync(uid, {"tz": "UTC", "tips_paused_until": -1})
         print("ready", flush=True)

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.backup import BackupError, backup, restore
-from bot.storage import Store
+from bot.storage import FileStore
 
 USERS = range(1, 41)
 
 
-def _writer(store: Store, stop: threading.Event, rounds: list[int]) -> None:
+def _writer(store: FileStore, stop: threading.Event, rounds: list[int]) -> None:
     n = 0
     while not stop.is_set():
         for uid in USERS:
@@ -32,7 +32,7 @@ def _writer(store: Store, stop: threading.Event, rounds: list[int]) -> None:
 def test_backup_during_writes_restores_to_a_loadable_folder(tmp_path: Path, name: str) -> None:
     live = tmp_path / "live"
     stop, rounds = threading.Event(), []
-    with Store(live, fsync=False) as store:
+    with FileStore(live, fsync=False) as store:
         store.save_profile_sync(999, {"tz": "UTC"})  # written before: must be in every backup
         thread = threading.Thread(target=_writer, args=(store, stop, rounds))
         thread.start()
@@ -51,7 +51,7 @@ def test_backup_during_writes_restores_to_a_loadable_folder(tmp_path: Path, name
     restored = tmp_path / "restored"
     count, moved = restore(tmp_path / name, restored)
     assert moved is None and count == report.files
-    with Store(restored) as store:
+    with FileStore(restored) as store:
         assert store.verify_all() == []  # no file had to be quarantined
         assert store.get_profile_sync(999) == {"tz": "UTC"}
         index = dict(store.index_entries())
@@ -66,7 +66,7 @@ def test_backup_during_writes_restores_to_a_loadable_folder(tmp_path: Path, name
 
 def test_backup_leaves_out_lock_heartbeat_and_temp_files(tmp_path: Path) -> None:
     live = tmp_path / "live"
-    with Store(live) as store:
+    with FileStore(live) as store:
         store.save_profile_sync(5, {"tz": "UTC"})
         (live / "heartbeat.json").write_text("{}")
         (live / "users" / "05" / ".5.json.tmp-1-abcd").write_text("{half")
@@ -80,7 +80,7 @@ def test_backup_leaves_out_lock_heartbeat_and_temp_files(tmp_path: Path) -> None
 
 def test_restore_refuses_while_the_bot_runs_and_over_data_without_force(tmp_path: Path) -> None:
     live = tmp_path / "live"
-    with Store(live) as store:
+    with FileStore(live) as store:
         store.save_profile_sync(7, {"tz": "UTC", "tip_time": "09:00"})
         backup(live, tmp_path / "b.tar.gz")
         with pytest.raises(BackupError, match="running"):
@@ -90,7 +90,7 @@ def test_restore_refuses_while_the_bot_runs_and_over_data_without_force(tmp_path
         restore(tmp_path / "b.tar.gz", live)
     _count, moved = restore(tmp_path / "b.tar.gz", live, force=True)
     assert moved is not None and moved.parent == live  # kept, inside the (maybe mounted) folder
-    with Store(live) as store:
+    with FileStore(live) as store:
         assert store.get_profile_sync(7)["tip_time"] == "09:00"
     old = json.loads((moved / "users" / "07" / "7.json").read_text())
     assert old["profile"]["1"]["tip_time"] == "10:00"
@@ -100,7 +100,7 @@ def test_restore_refuses_while_the_bot_runs_and_over_data_without_force(tmp_path
 
 def test_damaged_backup_is_refused_and_changes_nothing(tmp_path: Path) -> None:
     live = tmp_path / "live"
-    with Store(live) as store:
+    with FileStore(live) as store:
         store.save_profile_sync(8, {"tz": "UTC"})
     backup(live, tmp_path / "b")
     (tmp_path / "b" / "users" / "08" / "8.json").write_text('{"profile": ')
@@ -115,7 +115,7 @@ def test_damaged_backup_is_refused_and_changes_nothing(tmp_path: Path) -> None:
 def test_cli_backup_to_stdout_and_restore_from_stdin(tmp_path: Path) -> None:
     """`backup -` / `restore -` stream a tar.gz, e.g. out of and into a container."""
     live, new = tmp_path / "live", tmp_path / "new"
-    with Store(live) as store:
+    with FileStore(live) as store:
         store.save_profile_sync(11, {"tz": "UTC", "tip_time": "06:30"})
     env = {**os.environ, "COACH_DATA_DIR": str(live)}
     cli = [sys.executable, "-m", "bot"]
@@ -127,14 +127,14 @@ def test_cli_backup_to_stdout_and_restore_from_stdin(tmp_path: Path) -> None:
         [*cli, "restore", "-"], env=env, input=out.stdout, capture_output=True, timeout=30
     )
     assert res.returncode == 0, res.stderr
-    with Store(new) as store:
+    with FileStore(new) as store:
         assert store.get_profile_sync(11)["tip_time"] == "06:30"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 def test_restore_as_root_gives_files_the_data_folders_owner(tmp_path: Path) -> None:
     live, target = tmp_path / "live", tmp_path / "target"
-    with Store(live) as store:
+    with FileStore(live) as store:
         store.save_profile_sync(12, {"tz": "UTC"})
     backup(live, tmp_path / "b.tgz")
     target.mkdir()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage import Store
+from bot.storage import FileStore
 from tests.data_files import stray_files
 
 WRITER = Path(__file__).with_name("crash_writer.py")
@@ -89,7 +89,7 @@ def test_acked_saves_survive_sigkill(tmp_path: Path, mode: str) -> None:
     if mode == "store":
         # Kills land mid-write in about 6 rounds of 10: the clean-up above was really tested.
         assert rounds_with_leftovers > 0
-        with Store(data_dir) as store:
+        with FileStore(data_dir) as store:
             assert stray_files(data_dir) == []  # the last writer's leftovers, on this open
             assert len(store.all_sync(UID, "checkins")) >= len(saved)
             assert store.verify_all() == []

@@ -16,7 +16,7 @@ def _routine(rid: str, rank: int = 50, holds: tuple[int | None, ...] = (None,)) 
         id=rid,
         title=rid.title(),
         regions=("calves_feet",),
-        steps=tuple(Step(text="do it", hold_seconds=h) for h in holds),
+        steps=tuple(Step(text="do it", seconds=h, timer="hold" if h else None) for h in holds),
         safety=("Stop if the pain sharpens.",),
         source="seed",
         default_rank=rank,
@@ -104,7 +104,7 @@ def test_answers_for_other_routines_or_unknown_outcomes_are_ignored() -> None:
 
 
 def test_hold_delay_scales_and_includes_the_lead_in() -> None:
-    held, tap = Step(text="x", hold_seconds=30), Step(text="x")
+    held, tap = Step(text="x", seconds=30, timer="hold"), Step(text="x")
     assert relief.hold_delay(held, 1.0) == 30 + relief.LEAD_IN_SECONDS
     assert relief.hold_delay(held, 0.01) == pytest.approx(0.35)
     assert relief.hold_delay(tap, 1.0) is None
@@ -139,7 +139,6 @@ def test_next_step() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"source": "wikipedia"}, "unknown source"),
         ({"id": "Has Spaces"}, "id"),
         ({"id": "x" * 25}, "id"),
         ({"safety": ()}, "safety"),
@@ -153,9 +152,34 @@ def test_schema_rejects_bad_routines(changes: dict[str, object], message: str) -
         Routine.model_validate(data)
 
 
-def test_schema_rejects_a_hold_longer_than_twenty_minutes() -> None:
+def test_schema_rejects_a_timer_longer_than_twenty_minutes_and_a_long_hold() -> None:
     with pytest.raises(ValueError):
-        Step(text="cold pack", hold_seconds=21 * 60)
+        Step(text="cold pack", seconds=21 * 60, timer="keep")
+    with pytest.raises(ValueError, match="held for at most"):
+        Step(text="stretch", seconds=90, timer="hold")
+    Step(text="warmth", seconds=600, timer="keep")
+
+
+def test_a_timed_step_says_what_kind_of_timer_it_is() -> None:
+    with pytest.raises(ValueError, match="both seconds and timer"):
+        Step(text="breathe", seconds=60)
+    with pytest.raises(ValueError, match="both seconds and timer"):
+        Step(text="breathe", timer="breathe")
+
+
+def test_timer_wording_by_kind_never_a_hold_for_breathing() -> None:
+    def words(seconds: int, timer: str) -> tuple[str, dict[str, int]] | None:
+        return relief.timer_message(Step(text="x", seconds=seconds, timer=timer))  # type: ignore[arg-type]
+
+    assert words(30, "hold") == ("relief.timer_hold", {"seconds": 30})
+    assert words(60, "breathe") == ("relief.timer_breathe", {"seconds": 60})
+    assert words(150, "breathe") == ("relief.timer_breathe_minutes", {"minutes": 2})
+    assert words(45, "keep") == ("relief.timer_keep", {"seconds": 45})
+    assert words(600, "keep") == ("relief.timer_keep_minutes", {"minutes": 10})
+    assert relief.timer_message(Step(text="x")) is None
+    assert relief.timer_done_message(Step(text="x", seconds=60, timer="breathe")) == (
+        "relief.timer_done_breathe"
+    )
 
 
 def test_time_scale_comes_from_the_environment() -> None:

@@ -1,8 +1,8 @@
-"""Unit tests for bot.storage: the Store API, file layout, permissions and failure handling."""
+"""The file store itself (FileStore): layout, permissions, one write per unit, corruption,
+migrations, disk failures. What every engine promises is in test_storage_contract.py."""
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import logging
@@ -15,14 +15,16 @@ import pytest
 from tinydb import TinyDB
 
 from bot.storage import (
-    INDEX_FIELDS,
     AtomicJSONStorage,
     StorageError,
     StorageWriteError,
-    Store,
+    UserData,
     atomic,
 )
-from bot.storage import store as store_mod
+from bot.storage import (
+    FileStore as Store,
+)
+from bot.storage import files as store_mod
 
 UID = 424242
 OTHER = 777001
@@ -116,41 +118,6 @@ async def test_stale_temp_files_removed_on_open(store: Store) -> None:
 # ---------------------------------------------------------------------- profile and index
 
 
-async def test_profile_roundtrip_and_update(store: Store) -> None:
-    assert await store.get_profile(UID) is None
-    await store.save_profile(UID, PROFILE)
-    assert await store.get_profile(UID) == PROFILE
-
-    new = await store.update_profile(UID, {"tip_time": "20:00", "pain": 3})
-    assert new == {**PROFILE, "tip_time": "20:00", "pain": 3}
-    assert await store.get_profile(UID) == new
-
-    await store.save_profile(UID, {"tz": "UTC"})  # save replaces the whole document
-    assert await store.get_profile(UID) == {"tz": "UTC"}
-
-
-async def test_update_profile_without_profile_raises_keyerror(store: Store) -> None:
-    with pytest.raises(KeyError):
-        await store.update_profile(UID, {"tz": "UTC"})
-    assert not store.user_path(UID).exists()
-
-
-async def test_index_holds_only_index_fields(store: Store) -> None:
-    await store.save_profile(UID, PROFILE)
-    await store.save_profile(OTHER, {"tz": "Asia/Tokyo", "name": "Kai"})
-    entries = dict(store.index_entries())
-    assert entries == {
-        UID: {"tz": "Europe/Berlin", "tip_time": "09:30", "active": True},
-        OTHER: {"tz": "Asia/Tokyo"},
-    }
-    assert set(INDEX_FIELDS) >= set(entries[UID])
-
-    await store.update_profile(UID, {"active": False, "tips_paused_until": "2025-01-02"})
-    assert dict(store.index_entries())[UID]["active"] is False
-    assert dict(store.index_entries())[UID]["tips_paused_until"] == "2025-01-02"
-    assert store.user_count() == 2
-
-
 async def test_profile_write_repairs_stale_index_entry(store: Store) -> None:
     await store.save_profile(UID, PROFILE)
     # A crash between the user-file write and the index write leaves the entry stale.
@@ -163,55 +130,7 @@ async def test_profile_write_repairs_stale_index_entry(store: Store) -> None:
     assert dict(store.index_entries())[UID]["tz"] == "Europe/Berlin"
 
 
-async def test_index_updated_by_transact_too(store: Store) -> None:
-    await store.save_profile(UID, PROFILE)
-    await store.transact(UID, lambda db: db.table("profile").update({"tz": "UTC"}, doc_ids=[1]))
-    assert dict(store.index_entries())[UID]["tz"] == "UTC"
-
-
-async def test_user_count_counts_any_user_file(store: Store) -> None:
-    assert store.user_count() == 0
-    await store.set_state(UID, "onboarding", 1)  # no profile yet, but a user with data
-    await store.save_profile(OTHER, PROFILE)
-    assert store.user_count() == 2
-    assert [uid for uid, _ in store.index_entries()] == [OTHER]
-
-
-# ---------------------------------------------------------------------- generic tables
-
-
-async def test_generic_table_crud(store: Store) -> None:
-    assert await store.all(UID, "episodes") == []
-    first = await store.insert(UID, "episodes", {"where": "calf", "severity": 4})
-    second = await store.insert(UID, "episodes", {"where": "eyelid", "id": 999})  # "id" ignored
-    assert (first, second) == (1, 2)
-    assert await store.all(UID, "episodes") == [
-        {"id": 1, "where": "calf", "severity": 4},
-        {"id": 2, "where": "eyelid"},
-    ]
-    assert await store.get(UID, "episodes", 2) == {"id": 2, "where": "eyelid"}
-    assert await store.get(UID, "episodes", 3) is None
-
-    assert await store.update(UID, "episodes", 1, {"severity": 2, "id": 5}) is True
-    assert await store.get(UID, "episodes", 1) == {"id": 1, "where": "calf", "severity": 2}
-    assert await store.update(UID, "episodes", 42, {"severity": 1}) is False
-
-    assert await store.remove(UID, "episodes", 1) is True
-    assert await store.remove(UID, "episodes", 1) is False
-    assert [d["id"] for d in await store.all(UID, "episodes")] == [2]
-    assert await store.all(OTHER, "episodes") == []  # users are separate
-
-
-@pytest.mark.parametrize("table", ["profile", "state", "_meta", ""])
-async def test_reserved_table_names_rejected(store: Store, table: str) -> None:
-    with pytest.raises(ValueError):
-        await store.insert(UID, table, {"x": 1})
-
-
-@pytest.mark.parametrize("uid", ["123", 1.5, True, None])
-async def test_uid_must_be_int(store: Store, uid: object) -> None:
-    with pytest.raises(TypeError):
-        await store.get_profile(uid)  # type: ignore[arg-type]
+# ---------------------------------------------------------------------- no needless files
 
 
 async def test_reads_of_unknown_user_create_no_file(store: Store) -> None:
@@ -233,26 +152,6 @@ async def test_data_json_cannot_represent_is_rejected_before_disk(store: Store) 
     assert temp_files(store.data_dir) == []
 
 
-# ---------------------------------------------------------------------- state
-
-
-async def test_state_set_get_clear_and_survives_restart(store: Store) -> None:
-    await store.set_state(UID, "checkin", {"step": 2, "answers": ["calf"]})
-    await store.set_state(UID, "relief", "breathing")
-    await store.set_state(UID, "relief", "stretch")  # overwrite
-    store = reopen(store)
-    assert await store.get_state(UID, "checkin") == {"step": 2, "answers": ["calf"]}
-    assert await store.get_state(UID, "relief") == "stretch"
-    await store.clear_state(UID, "checkin")
-    assert await store.get_state(UID, "checkin") is None
-    assert await store.get_state(UID, "relief") == "stretch"
-    await store.clear_state(UID, "relief")
-    assert "state" not in await store.export_user(UID)
-    with pytest.raises(TypeError):
-        await store.set_state(UID, 5, "x")  # type: ignore[arg-type]
-    await store.close()
-
-
 # ---------------------------------------------------------------------- transact
 
 
@@ -263,25 +162,24 @@ async def test_transact_writes_once(store: Store, monkeypatch: pytest.MonkeyPatc
         store_mod, "write_json_atomic", lambda p, d, **kw: (writes.append(p), real(p, d, **kw))
     )
 
-    def many_changes(db: TinyDB) -> int:
-        table = db.table("tips")
-        for n in range(10):
-            table.insert({"n": n})
-        table.remove(doc_ids=[1])
-        return len(table)
+    def every_kind_of_change(data: UserData) -> None:
+        data.set_state({"draft": 1})
+        first = data.insert("tips", {"n": 0})
+        data.insert("tips", {"n": 1})
+        data.remove("tips", first)
 
-    assert await store.transact(UID, many_changes) == 9
+    await store.transact(UID, every_kind_of_change)
     assert writes == [store.user_path(UID)]
-    assert [d["n"] for d in await store.all(UID, "tips")] == list(range(1, 10))
 
 
 async def test_transact_that_raises_writes_nothing(store: Store) -> None:
     await store.insert(UID, "tips", {"n": 0})
     before = store.user_path(UID).read_bytes()
 
-    def fails(db: TinyDB) -> None:
-        db.table("tips").insert({"n": 1})
-        db.drop_tables()
+    def fails(data: UserData) -> None:
+        data.insert("tips", {"n": 1})
+        data.remove("tips", 1)
+        data.set_state({"draft": {"x": 1}})
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
@@ -290,25 +188,7 @@ async def test_transact_that_raises_writes_nothing(store: Store) -> None:
     assert await store.all(UID, "tips") == [{"id": 1, "n": 0}]
 
 
-async def test_transact_sync_twin(store: Store) -> None:
-    assert store.transact_sync(UID, lambda db: db.table("feedback").insert({"ok": True})) == 1
-    assert store.all_sync(UID, "feedback") == [{"id": 1, "ok": True}]
-
-
-# ---------------------------------------------------------------------- export and delete
-
-
-async def test_export_user_returns_all_tables_as_plain_json(store: Store) -> None:
-    await store.save_profile(UID, PROFILE)
-    await store.insert(UID, "episodes", {"where": "calf", "tags": ["cold", "stress"]})
-    await store.set_state(UID, "flow", {"step": 1})
-    exported = await store.export_user(UID)
-    assert exported == {
-        "episodes": [{"id": 1, "where": "calf", "tags": ["cold", "stress"]}],
-        "profile": [{"id": 1, **PROFILE}],
-        "state": [{"id": 1, "flow": {"step": 1}}],
-    }
-    assert json.loads(json.dumps(exported)) == exported
+# ---------------------------------------------------------------------- delete
 
 
 async def test_delete_user_leaves_nothing_on_disk(store: Store) -> None:
@@ -334,14 +214,6 @@ async def test_delete_user_leaves_nothing_on_disk(store: Store) -> None:
     assert [u for u, _ in store.index_entries()] == [OTHER]
     assert await store.get_profile(OTHER) == PROFILE
     await store.delete_user(uid)  # idempotent
-
-
-async def test_delete_user_does_not_touch_similar_uids(store: Store) -> None:
-    # 12 and 12 + 256 * k share a folder; names like 1200.json must survive deleting 12.
-    for uid in (12, 12 + 256, 1200):
-        await store.save_profile(uid, {"tz": "UTC"})
-    await store.delete_user(12)
-    assert {u for u, _ in store.index_entries()} == {12 + 256, 1200}
 
 
 # ---------------------------------------------------------------------- corruption
@@ -450,34 +322,6 @@ async def test_newer_schema_or_missing_migration_is_an_error(
     assert store.user_path(UID).exists()  # never quarantined for that
 
 
-# ---------------------------------------------------------------------- concurrency
-
-
-async def test_concurrent_updates_for_one_user_all_land(store: Store) -> None:
-    doc_id = await store.insert(UID, "checkins", {"day": "mon"})
-    await asyncio.gather(
-        *(store.update(UID, "checkins", doc_id, {f"field{n}": n}) for n in range(100))
-    )
-    doc = await store.get(UID, "checkins", doc_id)
-    assert doc is not None
-    assert all(doc[f"field{n}"] == n for n in range(100))
-
-
-async def test_concurrent_read_modify_write_no_lost_update(store: Store) -> None:
-    await store.save_profile(UID, {"count": 0})
-
-    def bump(db: TinyDB) -> None:
-        table = db.table("profile")
-        table.update({"count": table.get(doc_id=1)["count"] + 1}, doc_ids=[1])
-
-    await asyncio.gather(
-        *(store.transact(UID, bump) for _ in range(50)),
-        *(store.insert(uid, "tips", {"n": 1}) for uid in range(50)),  # other users meanwhile
-    )
-    assert (await store.get_profile(UID))["count"] == 50
-    assert store.user_count() == 51
-
-
 # ---------------------------------------------------------------------- write failures
 
 
@@ -537,3 +381,23 @@ def test_atomic_storage_missing_or_empty_file_reads_none(tmp_path: Path) -> None
     path.write_text("[1]")
     with pytest.raises(ValueError):
         AtomicJSONStorage(path).read()
+
+
+async def test_userdata_state_keys_cleared_together_and_empty_state_dropped(store: Store) -> None:
+    await store.transact(UID, lambda data: data.set_state({"a": 1, "b": 2, "c": 3}))
+    await store.transact(UID, lambda data: data.clear_state("a", "b", "missing"))
+    assert await store.get_state(UID, "c") == 3 and await store.get_state(UID, "a") is None
+    await store.transact(UID, lambda data: data.clear_state("c"))
+    assert "state" not in json.loads(store.user_path(UID).read_text())
+
+
+
+
+def test_store_of_a_folder_is_the_file_store(tmp_path: Path) -> None:
+    """`Store(data_dir)`, as code wrote it before there were two engines, is the file store."""
+    from bot.storage import Store as AnyStore
+
+    with AnyStore(tmp_path / "data") as store:
+        assert type(store) is Store and store.data_dir == tmp_path / "data"
+        store.save_profile_sync(UID, PROFILE)
+        assert store.get_profile_sync(UID) == PROFILE

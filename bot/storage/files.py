@@ -1,4 +1,4 @@
-"""`Store`: the one repository the rest of the bot uses for persistent data.
+"""`FileStore`: the embedded default engine of `Store`, one crash-safe TinyDB file per person.
 
 Layout under the data folder (folders 0700, files 0600):
 
@@ -7,7 +7,9 @@ Layout under the data folder (folders 0700, files 0600):
     users/<uid % 256 hex>/<uid>.json
                                one small TinyDB file per user: "_meta", "profile", "state"
                                and any feature tables ("episodes", "tips", ...)
-    index/<uid % 64>.json      {"<uid>": {INDEX_FIELDS of the profile}} for the scheduler
+    index/<uid % 64>.json      {"<uid>": {INDEX_FIELDS of the profile}} for the schedulers
+    index/fields.json          the INDEX_FIELDS the shards were built with; when they differ
+                               from this code's, `open` rebuilds every shard from the user files
     .<name>/                   copies of this layout kept by `twitch-coach restore` (the data
                                it replaced, `.before-restore-<time>`, and a killed restore's
                                staging folder): never read, but /forget removes the person
@@ -34,7 +36,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from tinydb import TinyDB
 from tinydb.operations import delete as delete_field
@@ -51,7 +53,22 @@ from bot.storage.atomic import (
     read_json,
     write_json_atomic,
 )
+from bot.storage.base import (
+    INDEX_FIELDS,
+    PROFILE,
+    RESERVED_TABLES,
+    SINGLE_DOC_ID,
+    STATE,
+    Export,
+    Store,
+    check_export,
+    check_table,
+    check_uid,
+    index_entry,
+    without_id,
+)
 from bot.storage.errors import StorageError, StorageWriteError
+from bot.storage.userdata import UserData
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,20 +78,7 @@ SCHEMA_VERSION = 1  # content of a user file (its "_meta" table)
 # MIGRATIONS[n] turns a user file's raw data (a dict of tables) from schema n into n + 1, in place.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {}
 
-# Profile fields copied into the index, for the scheduler (only those present).
-INDEX_FIELDS = (
-    "tz",
-    "tip_time",
-    "active",
-    "accepted",
-    "tips_paused_until",
-    "tips_enabled",
-    "relief_timer_due",  # lets the relief timer rebuild skip everyone without a pending timer
-)
-
-META, PROFILE, STATE = "_meta", "profile", "state"
-RESERVED_TABLES = frozenset({META, PROFILE, STATE})  # only reachable via their own methods
-SINGLE_DOC_ID = 1  # _meta, profile and state each hold one document with this id
+META = "_meta"  # {"schema": SCHEMA_VERSION}, one document with SINGLE_DOC_ID like profile and state
 
 USER_DIRS = 256
 INDEX_SHARDS = 64
@@ -96,11 +100,101 @@ class _BufferStorage(Storage):
         self.written = True
 
 
-class Store:
-    """Per-user TinyDB files plus a sharded index. All public coroutines are safe to run
-    concurrently; each has a blocking `*_sync` twin for CLI commands and benchmarks."""
+class _TinyUserData:
+    """`UserData` over one person's TinyDB (in memory until the unit of work ends)."""
+
+    def __init__(self, db: TinyDB) -> None:
+        self.db = db  # the store's own whole-file operations (export) reach it directly
+
+    def profile(self) -> dict[str, Any] | None:
+        return _plain(self.db.table(PROFILE).get(doc_id=SINGLE_DOC_ID))
+
+    def save_profile(self, profile: dict[str, Any]) -> None:
+        if not isinstance(profile, dict):
+            raise TypeError("profile must be a dict")
+        table = self.db.table(PROFILE)
+        table.truncate()
+        table.insert(Document(without_id(profile), doc_id=SINGLE_DOC_ID))
+
+    def update_profile(self, changes: dict[str, Any]) -> dict[str, Any]:
+        table = self.db.table(PROFILE)
+        if not table.contains(doc_id=SINGLE_DOC_ID):
+            raise KeyError("this user has no profile")
+        table.update(without_id(changes), doc_ids=[SINGLE_DOC_ID])
+        return dict(table.get(doc_id=SINGLE_DOC_ID) or {})
+
+    def state(self, key: str) -> Any | None:
+        doc = self.db.table(STATE).get(doc_id=SINGLE_DOC_ID)
+        return None if doc is None else doc.get(key)
+
+    def set_state(self, values: dict[str, Any]) -> None:
+        if not all(isinstance(key, str) for key in values):
+            raise TypeError("state keys must be str (JSON object keys)")
+        table = self.db.table(STATE)
+        if table.contains(doc_id=SINGLE_DOC_ID):
+            table.update(dict(values), doc_ids=[SINGLE_DOC_ID])
+        else:
+            table.insert(Document(dict(values), doc_id=SINGLE_DOC_ID))
+
+    def clear_state(self, *keys: str) -> None:
+        table = self.db.table(STATE)
+        doc = table.get(doc_id=SINGLE_DOC_ID)
+        present = [key for key in keys if doc is not None and key in doc]
+        if not present:
+            return  # nothing to clear: no write
+        assert doc is not None
+        if len(doc) == len(present):
+            self.db.drop_table(STATE)  # don't keep an empty state document around
+            return
+        for key in present:
+            table.update(delete_field(key), doc_ids=[SINGLE_DOC_ID])
+
+    def insert(self, table: str, doc: dict[str, Any]) -> int:
+        return self._table(table).insert(without_id(doc))
+
+    def all(self, table: str) -> list[dict[str, Any]]:
+        check_table(table)
+        return self.all_docs(table)
+
+    def all_docs(self, name: str) -> list[dict[str, Any]]:
+        """Any table's documents (profile and state too), ids ascending."""
+        return [_with_id(d) for d in sorted(self.db.table(name).all(), key=lambda d: d.doc_id)]
+
+    def get(self, table: str, doc_id: int) -> dict[str, Any] | None:
+        doc = self._table(table).get(doc_id=doc_id)
+        return None if doc is None else _with_id(doc)
+
+    def update(self, table: str, doc_id: int, changes: dict[str, Any]) -> bool:
+        tbl = self._table(table)
+        if not tbl.contains(doc_id=doc_id):
+            return False
+        tbl.update(without_id(changes), doc_ids=[doc_id])
+        return True
+
+    def remove(self, table: str, doc_id: int) -> bool:
+        tbl = self._table(table)
+        if not tbl.contains(doc_id=doc_id):
+            return False
+        tbl.remove(doc_ids=[doc_id])
+        return True
+
+    def count(self, table: str) -> int:
+        return len(self._table(table))
+
+    def tables(self) -> list[str]:
+        names = self.db.tables() - RESERVED_TABLES
+        return sorted(name for name in names if len(self.db.table(name)))
+
+    def _table(self, name: str) -> Any:
+        check_table(name)
+        return self.db.table(name)
+
+
+class FileStore(Store):
+    """Per-user TinyDB files plus a sharded index (see the module docstring)."""
 
     def __init__(self, data_dir: Path, *, fsync: bool = True) -> None:
+        super().__init__()
         self.data_dir = Path(data_dir)
         self.fsync = fsync
         # Two lock layers per user: the asyncio lock queues coroutines without tying up worker
@@ -110,13 +204,10 @@ class Store:
         self._tlocks = KeyedLocks(threading.Lock)
         self._shard_locks = [threading.Lock() for _ in range(INDEX_SHARDS)]
         self._lock_fd: int | None = None
-        # Called as listener(uid, entry or None) after a user's index entry changed (from a
-        # worker thread): lets the tip scheduler follow profile changes made by any feature.
-        self.index_listeners: list[Callable[[int, dict[str, Any] | None], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
 
-    def open(self) -> Store:
+    def open(self) -> Self:
         """Create/check the folder layout, take the process lock, heal the index. Returns self."""
         if self._lock_fd is not None:
             return self
@@ -129,6 +220,7 @@ class Store:
             for d in range(USER_DIRS):
                 self._make_dir(self._user_dir(d))
             self._remove_stale_temp_files()
+            self._check_index_fields()
             for shard in range(INDEX_SHARDS):
                 self._read_shard(shard)  # a corrupt shard is moved aside and rebuilt here
         except BaseException:
@@ -142,187 +234,40 @@ class Store:
             os.close(self._lock_fd)  # also drops the flock
             self._lock_fd = None
 
-    async def close(self) -> None:
-        self.close_sync()
-
-    def __enter__(self) -> Store:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close_sync()
-
-    # ------------------------------------------------------------------ profile
-
-    async def get_profile(self, uid: int) -> dict[str, Any] | None:
-        return await self._run(uid, self.get_profile_sync, uid)
-
-    def get_profile_sync(self, uid: int) -> dict[str, Any] | None:
-        return self._user_op(uid, lambda db: _plain(db.table(PROFILE).get(doc_id=SINGLE_DOC_ID)))
-
-    async def save_profile(self, uid: int, profile: dict[str, Any]) -> None:
-        """Replace the whole profile."""
-        await self._run(uid, self.save_profile_sync, uid, profile)
-
-    def save_profile_sync(self, uid: int, profile: dict[str, Any]) -> None:
-        if not isinstance(profile, dict):
-            raise TypeError("profile must be a dict")
-
-        def op(db: TinyDB) -> None:
-            table = db.table(PROFILE)
-            table.truncate()
-            table.insert(Document(profile, doc_id=SINGLE_DOC_ID))
-
-        self._user_op(uid, op, sync_index=True)
-
-    async def update_profile(self, uid: int, changes: dict[str, Any]) -> dict[str, Any]:
-        """Merge `changes` into the profile and return the new profile; KeyError if none."""
-        return await self._run(uid, self.update_profile_sync, uid, changes)
-
-    def update_profile_sync(self, uid: int, changes: dict[str, Any]) -> dict[str, Any]:
-        def op(db: TinyDB) -> dict[str, Any]:
-            table = db.table(PROFILE)
-            if not table.contains(doc_id=SINGLE_DOC_ID):
-                raise KeyError(f"user {uid} has no profile")
-            table.update(dict(changes), doc_ids=[SINGLE_DOC_ID])
-            return dict(table.get(doc_id=SINGLE_DOC_ID))
-
-        return self._user_op(uid, op, sync_index=True)
-
-    # ------------------------------------------------------------------ generic tables
-    # Documents come back as plain dicts with their "id"; an "id" key passed in is ignored.
-    # Like TinyDB, removing the newest document lets its id be reused by the next insert.
-
-    async def insert(self, uid: int, table: str, doc: dict[str, Any]) -> int:
-        return await self._run(uid, self.insert_sync, uid, table, doc)
-
-    def insert_sync(self, uid: int, table: str, doc: dict[str, Any]) -> int:
-        _check_table(table)
-        return self._user_op(uid, lambda db: db.table(table).insert(_without_id(doc)))
-
-    async def all(self, uid: int, table: str) -> list[dict[str, Any]]:
-        return await self._run(uid, self.all_sync, uid, table)
-
-    def all_sync(self, uid: int, table: str) -> list[dict[str, Any]]:
-        _check_table(table)
-        return self._user_op(uid, lambda db: [_with_id(d) for d in db.table(table).all()])
-
-    async def get(self, uid: int, table: str, doc_id: int) -> dict[str, Any] | None:
-        return await self._run(uid, self.get_sync, uid, table, doc_id)
-
-    def get_sync(self, uid: int, table: str, doc_id: int) -> dict[str, Any] | None:
-        _check_table(table)
-
-        def op(db: TinyDB) -> dict[str, Any] | None:
-            doc = db.table(table).get(doc_id=doc_id)
-            return None if doc is None else _with_id(doc)
-
-        return self._user_op(uid, op)
-
-    async def update(self, uid: int, table: str, doc_id: int, changes: dict[str, Any]) -> bool:
-        """Merge `changes` into one document; False if it doesn't exist."""
-        return await self._run(uid, self.update_sync, uid, table, doc_id, changes)
-
-    def update_sync(self, uid: int, table: str, doc_id: int, changes: dict[str, Any]) -> bool:
-        _check_table(table)
-
-        def op(db: TinyDB) -> bool:
-            tbl = db.table(table)
-            if not tbl.contains(doc_id=doc_id):
-                return False
-            tbl.update(_without_id(changes), doc_ids=[doc_id])
-            return True
-
-        return self._user_op(uid, op)
-
-    async def remove(self, uid: int, table: str, doc_id: int) -> bool:
-        """Delete one document; False if it doesn't exist."""
-        return await self._run(uid, self.remove_sync, uid, table, doc_id)
-
-    def remove_sync(self, uid: int, table: str, doc_id: int) -> bool:
-        _check_table(table)
-
-        def op(db: TinyDB) -> bool:
-            tbl = db.table(table)
-            if not tbl.contains(doc_id=doc_id):
-                return False
-            tbl.remove(doc_ids=[doc_id])
-            return True
-
-        return self._user_op(uid, op)
-
-    # ------------------------------------------------------------------ flow state (key/value)
-
-    async def get_state(self, uid: int, key: str) -> Any | None:
-        return await self._run(uid, self.get_state_sync, uid, key)
-
-    def get_state_sync(self, uid: int, key: str) -> Any | None:
-        def op(db: TinyDB) -> Any | None:
-            doc = db.table(STATE).get(doc_id=SINGLE_DOC_ID)
-            return None if doc is None else doc.get(key)
-
-        return self._user_op(uid, op)
-
-    async def set_state(self, uid: int, key: str, value: Any) -> None:
-        await self._run(uid, self.set_state_sync, uid, key, value)
-
-    def set_state_sync(self, uid: int, key: str, value: Any) -> None:
-        if not isinstance(key, str):
-            raise TypeError("state keys must be str (JSON object keys)")
-
-        def op(db: TinyDB) -> None:
-            table = db.table(STATE)
-            if table.contains(doc_id=SINGLE_DOC_ID):
-                table.update({key: value}, doc_ids=[SINGLE_DOC_ID])
-            else:
-                table.insert(Document({key: value}, doc_id=SINGLE_DOC_ID))
-
-        self._user_op(uid, op)
-
-    async def clear_state(self, uid: int, key: str) -> None:
-        await self._run(uid, self.clear_state_sync, uid, key)
-
-    def clear_state_sync(self, uid: int, key: str) -> None:
-        def op(db: TinyDB) -> None:
-            table = db.table(STATE)
-            doc = table.get(doc_id=SINGLE_DOC_ID)
-            if doc is None or key not in doc:
-                return  # nothing to clear: no write
-            if len(doc) == 1:
-                db.drop_table(STATE)  # don't keep an empty state document around
-            else:
-                table.update(delete_field(key), doc_ids=[SINGLE_DOC_ID])
-
-        self._user_op(uid, op)
+    def describe(self) -> str:
+        return f"the data folder {self.data_dir}"
 
     # ------------------------------------------------------------------ whole-user operations
 
-    async def transact(self, uid: int, fn: Callable[[TinyDB], T]) -> T:
-        """Run `fn(db)` on this user's TinyDB in a worker thread, under the user's lock, with one
-        atomic write at the end. If `fn` raises, nothing is written."""
-        return await self._run(uid, self.transact_sync, uid, fn)
+    def export_user_sync(self, uid: int) -> Export:
+        def op(u: _TinyUserData) -> Export:
+            names = sorted(u.db.tables() - {META})
+            tables = {name: u.all_docs(name) for name in names}
+            return {name: docs for name, docs in tables.items() if docs}
 
-    def transact_sync(self, uid: int, fn: Callable[[TinyDB], T]) -> T:
-        return self._user_op(uid, fn)
+        return self._user_op(uid, op)  # type: ignore[arg-type]
 
-    async def export_user(self, uid: int) -> dict[str, list[dict[str, Any]]]:
-        """Every table of the user (except "_meta") as {table: [doc with "id", ...]}."""
-        return await self._run(uid, self.export_user_sync, uid)
+    def import_user_sync(self, uid: int, tables: Export) -> None:
+        check_export(tables)
+        if not tables:
+            self.delete_user_sync(uid)
+            return
 
-    def export_user_sync(self, uid: int) -> dict[str, list[dict[str, Any]]]:
-        def op(db: TinyDB) -> dict[str, list[dict[str, Any]]]:
-            names = sorted(db.tables() - {META})
-            return {name: [_with_id(d) for d in db.table(name).all()] for name in names}
+        def op(u: _TinyUserData) -> None:
+            for name in u.db.tables():
+                u.db.drop_table(name)
+            for name, docs in tables.items():
+                table = u.db.table(name)
+                for doc in sorted(docs, key=lambda d: d["id"]):
+                    table.insert(Document(without_id(doc), doc_id=doc["id"]))
 
-        return self._user_op(uid, op)
-
-    async def delete_user(self, uid: int) -> None:
-        """Remove everything of this user from disk: file, corrupt copies, temp files, index,
-        in the live data and in every copy `restore` kept inside the data folder."""
-        await self._run(uid, self.delete_user_sync, uid)
+        self._user_op(uid, op, sync_index=True)  # type: ignore[arg-type]
 
     def delete_user_sync(self, uid: int) -> None:
+        """Everything of this user, in the live data and in every copy `restore` kept inside
+        the data folder."""
         self._check_open()
-        with self._tlocks.hold_sync(_check_uid(uid)):
+        with self._tlocks.hold_sync(check_uid(uid)):
             try:
                 self._delete_user_files(self.data_dir, uid)
                 self._sync_index(uid, None)
@@ -370,10 +315,7 @@ class Store:
     # ------------------------------------------------------------------ index, checks, counts
 
     def index_entries(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """(uid, index entry) for every user with a profile: one JSON parse per shard.
-
-        Blocking (~0.1 s for 100,000 users): from async code, call it via asyncio.to_thread.
-        """
+        """One JSON parse per shard (~0.1 s for 100,000 users)."""
         self._check_open()
         for shard in range(INDEX_SHARDS):
             with self._shard_locks[shard]:
@@ -386,12 +328,16 @@ class Store:
         self._check_open()
         return sum(1 for _ in self._user_files())
 
+    def user_ids(self) -> list[int]:
+        self._check_open()
+        return sorted(uid for uid, _ in self._user_files())
+
     def verify_all(self) -> list[Path]:
         """Check every user file; quarantine the corrupt ones. Returns where they were moved."""
         self._check_open()
         moved = []
         for uid, path in list(self._user_files()):
-            with self._tlocks.hold_sync(_check_uid(uid)):
+            with self._tlocks.hold_sync(check_uid(uid)):
                 try:
                     _check_user_shape(read_json(path))
                 except ValueError:
@@ -405,29 +351,30 @@ class Store:
         for shard in range(INDEX_SHARDS):
             with self._shard_locks[shard]:
                 self._write(self._shard_path(shard), self._rebuild_shard(shard))
+        self._write(self._index_fields_path(), list(INDEX_FIELDS))  # last: a crash redoes it
 
     def user_path(self, uid: int) -> Path:
-        return self._user_dir(_check_uid(uid) % USER_DIRS) / f"{uid}.json"
+        return self._user_dir(check_uid(uid) % USER_DIRS) / f"{uid}.json"
 
     # ------------------------------------------------------------------ internals: users
 
     async def _run(self, uid: int, func: Callable[..., T], *args: Any) -> T:
         """Queue on the user's asyncio lock, then do the blocking work in a worker thread."""
-        async with self._alocks.hold(_check_uid(uid)):
+        async with self._alocks.hold(check_uid(uid)):
             return await asyncio.to_thread(func, *args)
 
-    def _user_op(self, uid: int, fn: Callable[[TinyDB], T], *, sync_index: bool = False) -> T:
+    def _user_op(self, uid: int, fn: Callable[[UserData], T], *, sync_index: bool = False) -> T:
         """Load the user's data, run fn on it, write it back once if anything changed.
 
         The index is updated when the profile's index fields changed, and always checked after
         a migration or when `sync_index` (explicit profile writes repair a stale entry that way).
         """
         self._check_open()
-        with self._tlocks.hold_sync(_check_uid(uid)):
+        with self._tlocks.hold_sync(check_uid(uid)):
             data, migrated = self._load_user(uid)
             old_entry = copy.deepcopy(_index_entry(data))
             db = TinyDB(data, storage=_BufferStorage)
-            result = fn(db)
+            result = fn(_TinyUserData(db))
             if db.storage.written or migrated:
                 data = db.storage.data
                 data[META] = {str(SINGLE_DOC_ID): {"schema": SCHEMA_VERSION}}
@@ -469,6 +416,24 @@ class Store:
 
     def _shard_path(self, shard: int) -> Path:
         return self.data_dir / "index" / f"{shard:02d}.json"
+
+    def _index_fields_path(self) -> Path:
+        return self.data_dir / "index" / "fields.json"
+
+    def _check_index_fields(self) -> None:
+        """Rebuild the index if it was built with other INDEX_FIELDS (an upgrade added a push
+        kind's field, say): otherwise the schedulers would not see that field until each
+        person's profile is written again. A new, empty index just records the fields."""
+        try:
+            if read_json(self._index_fields_path()) == list(INDEX_FIELDS):
+                return
+        except ValueError:
+            pass  # unreadable: rebuilding is always safe
+        if any(self._shard_path(shard).exists() for shard in range(INDEX_SHARDS)):
+            log.info("index fields changed: rebuilding the scheduler index from user files")
+            self.rebuild_index()
+        else:
+            self._write(self._index_fields_path(), list(INDEX_FIELDS))
 
     def _sync_index(self, uid: int, entry: dict[str, Any] | None) -> None:
         """Make the user's index entry equal `entry` (None = no entry); write only if needed."""
@@ -602,18 +567,6 @@ class Store:
 # ---------------------------------------------------------------------- helpers
 
 
-def _check_uid(uid: int) -> int:
-    # uids become file names: anything but a real int (e.g. a str) is refused.
-    if not isinstance(uid, int) or isinstance(uid, bool):
-        raise TypeError(f"uid must be an int, not {type(uid).__name__}")
-    return uid
-
-
-def _check_table(name: str) -> None:
-    if not isinstance(name, str) or not name or name in RESERVED_TABLES:
-        raise ValueError(f"invalid table name: {name!r}")
-
-
 def _plain(doc: Document | None) -> dict[str, Any] | None:
     return None if doc is None else dict(doc)
 
@@ -622,16 +575,9 @@ def _with_id(doc: Document) -> dict[str, Any]:
     return {"id": doc.doc_id, **doc}
 
 
-def _without_id(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k != "id"}
-
-
 def _index_entry(data: dict[str, Any]) -> dict[str, Any] | None:
-    """The scheduler's view of a user: INDEX_FIELDS of the profile; None without a profile."""
-    profile = data.get(PROFILE, {}).get(str(SINGLE_DOC_ID))
-    if profile is None:
-        return None
-    return {k: profile[k] for k in INDEX_FIELDS if k in profile}
+    """The scheduler's view of a user (see `index_entry`) from the raw file data."""
+    return index_entry(data.get(PROFILE, {}).get(str(SINGLE_DOC_ID)))
 
 
 def _is_doc_id(key: Any) -> bool:
@@ -681,11 +627,4 @@ def _is_valid_shard(entries: Any) -> bool:
     )
 
 
-__all__ = [
-    "INDEX_FIELDS",
-    "MIGRATIONS",
-    "SCHEMA_VERSION",
-    "StorageError",
-    "StorageWriteError",
-    "Store",
-]
+__all__ = ["INDEX_FIELDS", "MIGRATIONS", "SCHEMA_VERSION", "FileStore"]
