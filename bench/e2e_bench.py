@@ -1,10 +1,13 @@
 """Benchmark 2, end to end: N simulated users at once through the loopback Bot API, over real HTTP.
 
-In one run and on one loopback server, three bots serve the same number of updates per user:
-the coach (built by production's `build_application`, real Store with fsync), and a bare
-python-telegram-bot echo bot twice: with PTB's defaults (one update at a time) and with
-`concurrent_updates(256)` like the coach. Throughput is updates per second over the whole phase;
-latency is from the update being available at the server to the bot's first reply to it.
+In one run and on one loopback server, these bots serve the same number of updates per user: a
+bare python-telegram-bot echo bot with PTB's defaults (one update at a time) and with
+`concurrent_updates(256)`; a bare button bot (answer the tap, edit the message); the coach with
+PTB's defaults for what bot/app.py tunes (a 256-connection pool, 256 updates at once); and the
+coach as shipped (built by production's `build_application`, real Store with fsync). Throughput
+is updates per second over the whole phase; latency is from the update being available at the
+server until the person sees the result: the first message or edit, after the tap's answer for a
+button (bench/workload.py), measured the same way for every bot.
 
 The coach runs without PTB's AIORateLimiter here (production keeps it on): the limiter holds all
 sends to Telegram's ~30 messages/s, which would measure Telegram's limit, not the bot.
@@ -13,8 +16,10 @@ sends to Telegram's ~30 messages/s, which would measure Telegram's limit, not th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +34,7 @@ from telegram.ext import (
     filters,
 )
 
+import bot.app as app_module
 from bench.stats import ms, percentile
 from bench.workload import button_echo_session, coach_session, echo_session, run_session
 from bot.app import build_application, start_polling, stop_polling
@@ -36,6 +42,7 @@ from bot.sandbox import LoopbackBotAPI
 from bot.storage import FileStore
 
 TOKEN = "123456:TEST-loopback-token-0123456789abcdefXYZ"
+COACH_UNTUNED = "coach, untuned (pool 256, 256 at once)"
 
 
 @dataclass
@@ -97,6 +104,21 @@ def build_echo(
     return app
 
 
+@contextlib.contextmanager
+def untuned() -> Iterator[None]:
+    """The coach with PTB's defaults for what bot/app.py tunes: 256 pooled connections with PTB's
+    1 s pool wait, 256 updates at once (build_application reads these when it builds)."""
+    names = ("CONCURRENT_UPDATES", "CONNECTION_POOL", "POOL_TIMEOUT_SECONDS")
+    saved = {name: getattr(app_module, name) for name in names}
+    for name, value in zip(names, (256, 256, 1.0), strict=True):
+        setattr(app_module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(app_module, name, value)
+
+
 async def _phase(
     server: LoopbackBotAPI,
     app: Any,
@@ -138,7 +160,7 @@ async def bench_e2e(
     users: int = 200, rounds: int = 3, data_root: Path | None = None
 ) -> list[E2EResult]:
     """Echo (PTB defaults), echo (concurrent), button echo (the API calls of a button flow and
-    nothing else), coach; same server, same run, fresh users each."""
+    nothing else), coach untuned, coach as shipped; same server, same run, fresh users each."""
     with tempfile.TemporaryDirectory(dir=data_root) as tmp:
         async with LoopbackBotAPI(TOKEN, record_calls=False) as server:
             results = [
@@ -155,10 +177,15 @@ async def bench_e2e(
                     4_000_000, users, button_echo_session(rounds),
                 ),
             ]  # fmt: skip
-            settings = server.settings_for(Path(tmp) / "data")
-            store = FileStore(settings.data_dir, fsync=True).open()
-            app = build_application(settings, store=store, rate_limiter=False)
-            results.append(
-                await _phase(server, app, "coach", 3_000_000, users, coach_session(rounds))
-            )
+            for name, first_uid, tuning in (
+                (COACH_UNTUNED, 5_000_000, untuned()),
+                ("coach", 3_000_000, contextlib.nullcontext()),
+            ):
+                settings = server.settings_for(Path(tmp) / f"data-{first_uid}")
+                store = FileStore(settings.data_dir, fsync=True).open()
+                with tuning:
+                    app = build_application(settings, store=store, rate_limiter=False)
+                results.append(
+                    await _phase(server, app, name, first_uid, users, coach_session(rounds))
+                )
     return results

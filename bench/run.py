@@ -2,7 +2,9 @@
 
 python -m bench.run                # full sizes (a few minutes)
 python -m bench.run --quick        # tiny sizes, seconds (what the smoke test runs)
-python -m bench.run --only storage # or e2e, schedule, startup, postgres
+python -m bench.run --only storage # or e2e, flood, schedule, startup, postgres (repeatable)
+
+Every ratio printed compares figures measured in this run, the same way on both sides.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.e2e_bench import E2EResult, bench_e2e
+from bench.e2e_bench import COACH_UNTUNED, E2EResult, bench_e2e
+from bench.flood_bench import FLOOD_RATE, FloodResult, bench_flood
 from bench.startup_bench import StartupResult, bench_startup
-from bench.storage_bench import StorageResult, bench_store, bench_tinydb
+from bench.storage_bench import STOCK_PER_USER, StorageResult, bench_store, bench_tinydb
 
 FULL = {
     "store_sizes": [1_000, 100_000, 1_000_000],
@@ -35,6 +38,8 @@ FULL = {
     "e2e_rounds": 2,
     "startup_users": 100_000,
     "startup_episodes": 1_000_000,
+    "flood_updates": 500,
+    "flood_probers": 20,
     # 5. PostgreSQL beside the file store (bench/postgres_bench.py)
     "store_sizes_pg": [1_000, 1_000_000],
     "claim_people": 10_000,
@@ -52,6 +57,8 @@ QUICK = {
     "e2e_rounds": 1,
     "startup_users": 300,
     "startup_episodes": 1_000,
+    "flood_updates": 50,
+    "flood_probers": 3,
     "store_sizes_pg": [100, 1_000],
     "claim_people": 50,
     "copy_users": 100,
@@ -82,6 +89,14 @@ def storage_section(results: list[StorageResult]) -> list[str]:
             f"{_fmt(r.p99_ms):>9}  {r.note or f'fixture built in {r.build_s:.1f} s'}"
         )
     coach = {r.stored: r for r in results if r.engine.startswith("coach")}
+    stock = {r.stored: r for r in results if r.engine == STOCK_PER_USER}
+    for size, r in coach.items():
+        if size in stock:
+            base = stock[size]
+            lines.append(
+                f"  [info] coach Store / stock TinyDB, same per-person files, {size:,} stored: "
+                f"p50 {r.p50_ms / base.p50_ms:.2f}x, p99 {r.p99_ms / base.p99_ms:.2f}x"
+            )
     if coach:
         small, large = coach[min(coach)], coach[max(coach)]
         ratio = large.p99_ms / small.p99_ms
@@ -112,7 +127,14 @@ def e2e_section(results: list[E2EResult]) -> list[str]:
         )
     coach = next((r for r in results if r.bot == "coach"), None)
     for base in results:
-        if coach is None or not base.bot.startswith("PTB"):
+        if coach is None or base is coach:
+            continue
+        if base.bot == COACH_UNTUNED:  # not a target: what bot/app.py's tuning buys
+            lines.append(
+                f"  [info] coach as shipped vs {base.bot}: throughput "
+                f"{coach.updates_per_s / base.updates_per_s:.2f}x, "
+                f"p99 {coach.p99_ms / base.p99_ms:.2f}x"
+            )
             continue
         tput = coach.updates_per_s / base.updates_per_s
         p99 = coach.p99_ms / base.p99_ms
@@ -121,6 +143,32 @@ def e2e_section(results: list[E2EResult]) -> list[str]:
             continue
         lines.append(check(f"throughput >= 0.8x {base.bot}", tput >= 0.8, f"{tput:.2f}x"))
         lines.append(check(f"p99 <= 1.5x {base.bot}", p99 <= 1.5, f"{p99:.2f}x"))
+    return lines
+
+
+def flood_section(results: list[FloodResult]) -> list[str]:
+    sent = next(r.flood_sent for r in results if r.phase == "flood")
+    lines = [
+        f"6. One person floods ({sent} updates at {FLOOD_RATE:.0f}/s): the others' /help replies, "
+        "idle and meanwhile (rate limiter on, as shipped)",
+        f"  {'bot':<28} {'phase':<6} {'probes':>6} {'p50 ms':>8} {'p99 ms':>8}  "
+        "the flooding person",
+    ]
+    for r in results:
+        who = f"sent {r.flood_sent}, got {r.flood_answered} messages" if r.phase == "flood" else ""
+        lines.append(
+            f"  {r.bot:<28} {r.phase:<6} {r.probes:>6} {r.p50_ms:>8.1f} {r.p99_ms:>8.1f}  {who}"
+        )
+    by = {(r.bot, r.phase): r for r in results}
+    for bot in dict.fromkeys(r.bot for r in results):
+        idle, busy = by[(bot, "idle")], by[(bot, "flood")]
+        ratio = busy.p99_ms / idle.p99_ms
+        detail = f"{busy.p99_ms:.1f} ms vs {idle.p99_ms:.1f} ms idle = {ratio:.2f}x"
+        if bot == results[0].bot:
+            target = f"p99 while one person floods <= 2x idle ({bot})"
+            lines.append(check(target, ratio <= 2, detail))
+        else:
+            lines.append(f"  [info] {bot}: p99 {detail}")
     return lines
 
 
@@ -249,12 +297,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds)")
     parser.add_argument(
-        "--only", choices=["storage", "e2e", "schedule", "startup", "postgres"], action="append"
+        "--only",
+        choices=["storage", "e2e", "flood", "schedule", "startup", "postgres"],
+        action="append",
     )
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: /tmp)")
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else FULL
-    wanted = set(args.only or ["storage", "e2e", "schedule", "startup", "postgres"])
+    wanted = set(args.only or ["storage", "e2e", "flood", "schedule", "startup", "postgres"])
     started = time.perf_counter()
     load_before = os.getloadavg()
     lines = [
@@ -269,7 +319,11 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         if "storage" in wanted:
             results = bench_store(
-                root, cfg["store_sizes"], users=cfg["users"], samples=cfg["store_samples"]
+                root,
+                cfg["store_sizes"],
+                users=cfg["users"],
+                samples=cfg["store_samples"],
+                stock_per_user=True,
             )
             results += bench_tinydb(
                 root,
@@ -292,6 +346,11 @@ def main(argv: list[str] | None = None) -> int:
             from bench import postgres_bench  # needs the PostgreSQL server binaries
 
             lines += [*postgres_section(postgres_bench.run(root, cfg)), ""]
+        if "flood" in wanted:
+            flood = asyncio.run(
+                bench_flood(cfg["flood_updates"], cfg["flood_probers"], data_root=root)
+            )
+            lines += [*flood_section(flood), ""]
     lines.append(
         f"done in {time.perf_counter() - started:.0f} s; load average at end "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
@@ -304,7 +363,11 @@ def run_quick(root: Path) -> dict[str, Any]:
     """For the smoke test: every benchmark at tiny sizes; returns the raw results."""
     cfg = QUICK
     storage = bench_store(
-        root, cfg["store_sizes"], users=cfg["users"], samples=cfg["store_samples"]
+        root,
+        cfg["store_sizes"],
+        users=cfg["users"],
+        samples=cfg["store_samples"],
+        stock_per_user=True,
     )
     storage += bench_tinydb(
         root,

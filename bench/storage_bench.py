@@ -2,8 +2,13 @@
 
 The coach's Store is measured through its async API exactly as a handler calls it
 (`await store.insert(uid, "episodes", episode)`, fsync ON), with 1,000 / 100,000 / 1,000,000
-episodes already stored over 10,000 users. The same insert is measured on stock TinyDB
-(`TinyDB(path)`: the default JSONStorage, one file) at growing sizes until its time budget runs out.
+episodes already stored over 10,000 users. Two baselines get the same insert:
+- stock TinyDB with the same layout, one file per person (`TinyDB(path)`, its default
+  JSONStorage, which also fsyncs), on the same files, the same users in the same order, called the
+  same way (in a worker thread, as a handler must call blocking code): what the Store's own work
+  (crash-safe replace, locks, index) costs over plain TinyDB;
+- stock TinyDB with everything in one file, at growing sizes until its time budget runs out: what
+  the per-person layout buys.
 
 Fixtures are written straight to disk in each engine's own file format (fsync off, a few seconds
 for a million episodes); only the measured inserts go through the engines.
@@ -137,25 +142,60 @@ async def measure_store(store: Store, users: int, samples: int, seed: int = 1) -
     return timings
 
 
+async def measure_stock_per_user(
+    data_dir: Path, users: int, samples: int, seed: int = 1
+) -> list[float]:
+    """Seconds per stock TinyDB insert into the person's own file, for the same people as
+    `measure_store` (same seed), each in a worker thread as a handler would call it."""
+    rng = random.Random(seed)
+
+    def insert(uid: int, doc: dict[str, Any]) -> None:
+        with TinyDB(data_dir / "users" / f"{uid % USER_DIRS:02x}" / f"{uid}.json") as db:
+            db.table("episodes").insert(doc)
+
+    for n in range(20):  # the same warm-up as the Store's
+        await asyncio.to_thread(insert, rng.randint(1, users), episode(n))
+    timings = []
+    for n in range(samples):
+        uid = rng.randint(1, users)
+        doc = episode(n)
+        started = time.perf_counter()
+        await asyncio.to_thread(insert, uid, doc)
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+COACH = "coach Store (file per user, fsync)"
+STOCK_PER_USER = "stock TinyDB, file per user (fsync)"
+STOCK_ONE_FILE = "stock TinyDB, one file (fsync)"
+
+
+def _result(engine: str, size: int, timings: list[float], build: float) -> StorageResult:
+    p50, p99 = ms(percentile(timings, 50)), ms(percentile(timings, 99))
+    return StorageResult(engine, size, len(timings), p50, p99, build)
+
+
 def bench_store(
-    root: Path, sizes: list[int], users: int = 10_000, samples: int = 2_000
+    root: Path,
+    sizes: list[int],
+    users: int = 10_000,
+    samples: int = 2_000,
+    *,
+    stock_per_user: bool = False,
 ) -> list[StorageResult]:
+    """The coach's Store, size by size; with `stock_per_user`, stock TinyDB next to it on the
+    same per-person files (after the Store, for the same people)."""
     results = []
     data_dir = root / "store"
     for size in sizes:
         build = build_store_fixture(data_dir, users, size)
         with FileStore(data_dir, fsync=True) as store:
-            timings = asyncio.run(measure_store(store, users, samples))
-        results.append(
-            StorageResult(
-                engine="coach Store (file per user, fsync)",
-                stored=size,
-                samples=len(timings),
-                p50_ms=ms(percentile(timings, 50)),
-                p99_ms=ms(percentile(timings, 99)),
-                build_s=build,
+            results.append(
+                _result(COACH, size, asyncio.run(measure_store(store, users, samples)), build)
             )
-        )
+        if stock_per_user:
+            timings = asyncio.run(measure_stock_per_user(data_dir, users, samples))
+            results.append(_result(STOCK_PER_USER, size, timings, build))
     return results
 
 
@@ -184,7 +224,7 @@ def bench_tinydb(
         if estimate > remaining:
             results.append(
                 StorageResult(
-                    "stock TinyDB (JSONStorage, one file)",
+                    STOCK_ONE_FILE,
                     size,
                     0,
                     float("nan"),
@@ -216,7 +256,7 @@ def bench_tinydb(
         per_insert, previous = percentile(timings, 50), size
         results.append(
             StorageResult(
-                "stock TinyDB (JSONStorage, one file)",
+                STOCK_ONE_FILE,
                 size,
                 len(timings),
                 ms(percentile(timings, 50)),

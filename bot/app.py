@@ -23,7 +23,7 @@ from bot.telegram.callbacks import CallbackCodec
 from bot.telegram.context import CoachContext, Services
 from bot.telegram.delivery import send_push
 from bot.telegram.errors import on_error
-from bot.telegram.updates import PerUserUpdateProcessor
+from bot.telegram.updates import FloodControl, PerUserUpdateProcessor
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ FEATURES = (onboarding, checkin, relief, insights, tips, diary)
 CONCURRENT_UPDATES = 16
 CONNECTION_POOL = 8
 POOL_TIMEOUT_SECONDS = 30.0
+FLOOD_WINDOW_SECONDS = 10.0  # Settings.flood_limit updates per person in this window
 
 App = Application[Any, CoachContext, Any, Any, Any, Any]
 
@@ -59,7 +60,7 @@ def build_application(
                 parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
             )
         )
-        .concurrent_updates(PerUserUpdateProcessor(CONCURRENT_UPDATES))
+        .concurrent_updates(update_processor(settings, content))
         # httpcore walks its whole pool on every request: a small pool is faster (bench/), and
         # a request waits for a free connection instead of failing after PTB's 1 s default.
         .connection_pool_size(CONNECTION_POOL)
@@ -101,14 +102,47 @@ def build_application(
     return app
 
 
+def update_processor(settings: Settings, content: Content) -> PerUserUpdateProcessor:
+    """Each person's updates in order, concurrency across people, and flood control."""
+    flood = None
+    if settings.flood_limit > 0:
+        flood = FloodControl(settings.flood_limit, FLOOD_WINDOW_SECONDS)
+    processor = PerUserUpdateProcessor(CONCURRENT_UPDATES, flood=flood)
+
+    async def slow_down_note(update: Update) -> None:
+        assert update.effective_chat is not None  # person_of() found a user or a chat
+        await update.get_bot().send_message(update.effective_chat.id, content.t("common.slow_down"))
+
+    processor.on_flood = slow_down_note
+    return processor
+
+
+async def start_app(app: App) -> None:
+    """Initialise and run start-up hooks, as run_polling/run_webhook do before serving; then
+    the caller starts its source of updates (polling or a webhook) and `app.start()`."""
+    await app.initialize()
+    if app.post_init:
+        await app.post_init(app)
+
+
+async def stop_app(app: App) -> None:
+    """Stop fetching, let the updates queued and in flight finish, then close (the store too).
+    The one way every mode (tests, sandbox, benchmarks, webhook) stops the bot."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+    if app.post_shutdown:
+        await app.post_shutdown(app)
+
+
 async def start_polling(app: App, *, timeout: int = 10, poll_interval: float = 0.0) -> None:
     """Start serving inside an already running event loop (tests, sandbox, benchmarks).
 
     Mirrors what `run_polling` does, including the post_init hook that run_polling would call.
     """
-    await app.initialize()
-    if app.post_init:
-        await app.post_init(app)
+    await start_app(app)
     assert app.updater is not None
     await app.updater.start_polling(
         poll_interval=poll_interval, timeout=timeout, allowed_updates=Update.ALL_TYPES
@@ -116,16 +150,7 @@ async def start_polling(app: App, *, timeout: int = 10, poll_interval: float = 0
     await app.start()
 
 
-async def stop_polling(app: App) -> None:
-    """The reverse of start_polling: stop fetching, let handlers in flight finish, flush."""
-    assert app.updater is not None
-    if app.updater.running:
-        await app.updater.stop()
-    if app.running:
-        await app.stop()
-    await app.shutdown()
-    if app.post_shutdown:
-        await app.post_shutdown(app)
+stop_polling = stop_app  # the reverse of start_polling
 
 
 def bot_commands(content: Content) -> list[BotCommand]:

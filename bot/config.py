@@ -16,6 +16,9 @@ BOTFATHER_HINT = (
 )
 
 
+DEFAULT_FLOOD_LIMIT = 20  # updates per person per 10 s (bot/telegram/updates.py)
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed. Safe to print: the message never holds the token."""
 
@@ -60,6 +63,8 @@ class Settings:
     database_url: Secret | None = None
     db_pool_size: int = 8
     db_pool_timeout: float = 5.0
+    # Flood control: updates one person may send per 10 s before the rest are skipped (0 = off).
+    flood_limit: int = DEFAULT_FLOOD_LIMIT
 
 
 def parse_token(raw: str | None) -> Secret:
@@ -100,7 +105,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         database_url=database_url(env),
         db_pool_size=int(_setting(env, "COACH_DB_POOL_SIZE", 8, 0, 1000)),
         db_pool_timeout=_setting(env, "COACH_DB_POOL_TIMEOUT", 5, 0, 600),
+        flood_limit=_flood_limit(env.get("COACH_FLOOD_LIMIT")),
     )
+
+
+def _flood_limit(raw: str | None) -> int:
+    """COACH_FLOOD_LIMIT: updates per person per 10 s; 0 switches flood control off."""
+    if raw is None or not raw.strip():
+        return DEFAULT_FLOOD_LIMIT
+    if not raw.strip().isdigit():
+        raise ConfigError("COACH_FLOOD_LIMIT must be a whole number of updates (0 = off)")
+    return int(raw)
 
 
 def database_url(env: dict[str, str]) -> Secret | None:

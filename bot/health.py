@@ -8,6 +8,7 @@ also asks the bot's own ``/healthz``) and exits 0 (alive) or 1 (not).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -51,7 +52,8 @@ def install_heartbeat(app: Any, path: Path, mode: str, interval: float) -> None:
         # In polling mode a stopped updater means no updates arrive: not alive, stop beating.
         if mode == "polling" and (app.updater is None or not app.updater.running):
             return
-        write_heartbeat(path, mode)
+        # A thread: a slow disk must not stall every person's updates on the event loop.
+        await asyncio.to_thread(write_heartbeat, path, mode)
 
     assert app.job_queue is not None, "the job-queue extra of python-telegram-bot is required"
     # With PostgreSQL the data folder holds only this file, so nothing else may have made it.

@@ -113,16 +113,16 @@ def build_web_app(app: Any, config: WebhookConfig) -> web.Application:
 
 async def serve_webhook(app: Any, config: WebhookConfig, stop: asyncio.Event | None = None) -> None:
     """Run until SIGTERM/SIGINT (or ``stop`` is set), then shut down gracefully."""
+    from bot.app import start_app, stop_app  # here: `twitch-coach health` imports this module
+
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     runner = web.AppRunner(build_web_app(app, config), access_log=None, shutdown_timeout=5.0)
-    await app.initialize()
     try:
-        if app.post_init:
-            await app.post_init(app)
+        await start_app(app)
         await app.start()
         await runner.setup()
         await web.TCPSite(runner, config.listen, config.port).start()
@@ -135,11 +135,7 @@ async def serve_webhook(app: Any, config: WebhookConfig, stop: asyncio.Event | N
         log.info("stopping: finishing updates in flight")
     finally:
         await runner.cleanup()  # no new requests; those being answered finish first
-        if app.running:
-            await app.stop()  # processes everything already queued, waits for handlers
-        await app.shutdown()
-        if app.post_shutdown:
-            await app.post_shutdown(app)  # closes the store
+        await stop_app(app)  # processes everything already queued, then closes the store
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bot.sandbox.server import ChatState, LoopbackBotAPI, StoredMessage
 
+# Button data no bot signs: the bot answers it ("expired") and changes nothing (see settle()).
+SETTLE_PROBE = "settle-probe"
 # "/cmd" or "/cmd@botname" at the start of a message is what Telegram marks as a bot command.
 _COMMAND_RE = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?![A-Za-z0-9_@])")
 
@@ -181,7 +183,11 @@ class FakeUser:
         return await self._next(timeout, skip_deletes=False)
 
     async def expect_silence(self, seconds: float = 0.5) -> None:
-        """Assert that no unseen event exists now or arrives within ``seconds``."""
+        """Assert that no unseen event exists now or arrives within ``seconds``.
+
+        A slow bot passes this by being late: to check that nothing more comes in reply to what
+        the user sent, prefer :meth:`expect_no_more`.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while True:
@@ -196,6 +202,26 @@ class FakeUser:
                     await self._chat.changed.wait()
             except TimeoutError:
                 pass
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Return once the bot has handled every update this user sent before.
+
+        Presses a button on the newest bot message with data no bot signs (SETTLE_PROBE): the
+        bot answers it and changes nothing, and since it handles one person's updates in order
+        (`PerUserUpdateProcessor`), that answer comes only after everything sent earlier was
+        handled, replies and error messages included. Timers and scheduled jobs are not
+        covered (the e2e harness has `user_jobs_done` for those), nor a user whom flood control
+        is cutting off (the probe is skipped like the rest).
+        """
+        await self.press_data(SETTLE_PROBE, timeout=timeout)
+
+    async def expect_no_more(self, timeout: float = 10.0) -> None:
+        """Assert that the bot sent nothing unseen in reply to what this user sent so far:
+        :meth:`settle` first, so a slow bot cannot make the check pass by being late."""
+        await self.settle(timeout)
+        unseen = self._chat.events[self._cursor :]
+        if unseen:
+            raise AssertionError(f"expected nothing more from the bot, got: {unseen}")
 
     def mark_seen(self) -> None:
         """Skip every event received so far."""

@@ -517,6 +517,9 @@ class LoopbackBotAPI:
         self._resets: dict[str, list[_Fault]] = {}
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self._in_flight = 0  # Bot API calls being answered, long polls aside
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._methods: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {
             name.lower(): (name, fn)
             for name, fn in {
@@ -675,10 +678,18 @@ class LoopbackBotAPI:
         self.call_counts.clear()
 
     async def wait_until_delivered(self, timeout: float = 5.0) -> None:
-        """Wait until the bot has confirmed every queued update."""
+        """Wait until the bot has confirmed every queued update (fetched it, not handled it:
+        for "handled", see :meth:`FakeUser.settle`)."""
         async with asyncio.timeout(timeout):
             while self._updates:
                 await self._updates_changed.wait()
+
+    async def until_idle(self, timeout: float = 10.0) -> None:
+        """Wait until no Bot API call is being answered (long polls aside): every call the bot
+        has made so far is performed and answered, a delayed answer included. Use it after the
+        bot's side is known to be done (e.g. a send function returned) before counting calls."""
+        async with asyncio.timeout(timeout):
+            await self._idle.wait()
 
     # -- fault injection -------------------------------------------------------------------
 
@@ -854,6 +865,19 @@ class LoopbackBotAPI:
     # -- HTTP ------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        counted = request.match_info["method"].lower() != "getupdates"
+        if counted:
+            self._in_flight += 1
+            self._idle.clear()
+        try:
+            return await self._answer(request)
+        finally:
+            if counted:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle.set()
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
             return self._reply_error(ApiError(401, "Unauthorized"))
         method = request.match_info["method"]

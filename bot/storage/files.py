@@ -10,6 +10,10 @@ Layout under the data folder (folders 0700, files 0600):
     index/<uid % 64>.json      {"<uid>": {INDEX_FIELDS of the profile}} for the schedulers
     index/fields.json          the INDEX_FIELDS the shards were built with; when they differ
                                from this code's, `open` rebuilds every shard from the user files
+    .<name>/                   copies of this layout kept by `twitch-coach restore` (the data
+                               it replaced, `.before-restore-<time>`, and a killed restore's
+                               staging folder): never read, but /forget removes the person
+                               from them too (`delete_user`)
 
 A user's index shard is fully determined by the user's folder (64 divides 256), so a lost
 shard is rebuilt from just 4 user folders.
@@ -39,6 +43,7 @@ from tinydb.operations import delete as delete_field
 from tinydb.storages import Storage
 from tinydb.table import Document
 
+from bot.locks import KeyedLocks
 from bot.storage.atomic import (
     DIR_MODE,
     FILE_MODE,
@@ -77,7 +82,6 @@ META = "_meta"  # {"schema": SCHEMA_VERSION}, one document with SINGLE_DOC_ID li
 
 USER_DIRS = 256
 INDEX_SHARDS = 64
-LOCK_STRIPES = 1024  # fixed number of locks: memory stays bounded however many users there are
 _USER_FILE = re.compile(r"-?\d+\.json")
 
 
@@ -196,8 +200,8 @@ class FileStore(Store):
         # Two lock layers per user: the asyncio lock queues coroutines without tying up worker
         # threads; the thread lock protects the file itself (sync twins, and a worker that keeps
         # running after its awaiting task was cancelled).
-        self._alocks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
-        self._tlocks = [threading.Lock() for _ in range(LOCK_STRIPES)]
+        self._alocks = KeyedLocks()
+        self._tlocks = KeyedLocks(threading.Lock)
         self._shard_locks = [threading.Lock() for _ in range(INDEX_SHARDS)]
         self._lock_fd: int | None = None
 
@@ -260,28 +264,53 @@ class FileStore(Store):
         self._user_op(uid, op, sync_index=True)  # type: ignore[arg-type]
 
     def delete_user_sync(self, uid: int) -> None:
+        """Everything of this user, in the live data and in every copy `restore` kept inside
+        the data folder."""
         self._check_open()
-        path = self.user_path(uid)
-        shard = uid % INDEX_SHARDS
-
-        def is_users_file(name: str) -> bool:
-            return (
-                name == path.name
-                or name.startswith(f"{path.name}.corrupt-")
-                or name.startswith(f".{path.name}{TMP_MARKER}")
-            )
-
-        with self._tlocks[_stripe(uid)]:
+        with self._tlocks.hold_sync(check_uid(uid)):
             try:
-                self._unlink_matching(path.parent, is_users_file)
+                self._delete_user_files(self.data_dir, uid)
                 self._sync_index(uid, None)
-                # Quarantined copies of this user's shard may still name the user. They are
-                # derived data (the live shard was rebuilt), so dropping them loses nothing.
-                self._unlink_matching(
-                    self.data_dir / "index", lambda n: n.startswith(f"{shard:02d}.json.corrupt-")
-                )
+                for copy in self._kept_copies():
+                    self._delete_user_files(copy, uid)
+                    self._drop_index_entry(copy, uid)
             except OSError as exc:
                 raise StorageWriteError(f"could not delete user data: {exc.strerror}") from exc
+
+    def _delete_user_files(self, root: Path, uid: int) -> None:
+        """The user's file, its corrupt and temp copies, and the quarantined copies of their
+        index shard under `root` (derived data: the live shard was rebuilt, nothing is lost)."""
+        name = self.user_path(uid).name
+        shard = f"{uid % INDEX_SHARDS:02d}.json"
+
+        def is_users_file(n: str) -> bool:
+            return n == name or n.startswith((f"{name}.corrupt-", f".{name}{TMP_MARKER}"))
+
+        folder = root / self.user_path(uid).relative_to(self.data_dir).parent
+        if folder.is_dir():
+            self._unlink_matching(folder, is_users_file)
+        if (root / "index").is_dir():
+            self._unlink_matching(root / "index", lambda n: n.startswith(f"{shard}.corrupt-"))
+
+    def _kept_copies(self) -> list[Path]:
+        """Hidden folders holding a copy of this layout (what `restore` moved aside or was
+        staging when it was killed)."""
+        return sorted(
+            p for p in self.data_dir.iterdir()
+            if p.name.startswith(".") and p.is_dir() and (p / "users").is_dir()
+        )  # fmt: skip
+
+    def _drop_index_entry(self, root: Path, uid: int) -> None:
+        """Take the user out of a copy's index shard (an unreadable one goes: it is derived)."""
+        path = root / "index" / f"{uid % INDEX_SHARDS:02d}.json"
+        try:
+            entries = read_json(path)
+        except ValueError:
+            path.unlink()
+            return
+        if isinstance(entries, dict) and str(uid) in entries:
+            del entries[str(uid)]
+            self._write(path, entries)
 
     # ------------------------------------------------------------------ index, checks, counts
 
@@ -308,7 +337,7 @@ class FileStore(Store):
         self._check_open()
         moved = []
         for uid, path in list(self._user_files()):
-            with self._tlocks[_stripe(uid)]:
+            with self._tlocks.hold_sync(check_uid(uid)):
                 try:
                     _check_user_shape(read_json(path))
                 except ValueError:
@@ -331,7 +360,7 @@ class FileStore(Store):
 
     async def _run(self, uid: int, func: Callable[..., T], *args: Any) -> T:
         """Queue on the user's asyncio lock, then do the blocking work in a worker thread."""
-        async with self._alocks[_stripe(uid)]:
+        async with self._alocks.hold(check_uid(uid)):
             return await asyncio.to_thread(func, *args)
 
     def _user_op(self, uid: int, fn: Callable[[UserData], T], *, sync_index: bool = False) -> T:
@@ -341,7 +370,7 @@ class FileStore(Store):
         a migration or when `sync_index` (explicit profile writes repair a stale entry that way).
         """
         self._check_open()
-        with self._tlocks[_stripe(uid)]:
+        with self._tlocks.hold_sync(check_uid(uid)):
             data, migrated = self._load_user(uid)
             old_entry = copy.deepcopy(_index_entry(data))
             db = TinyDB(data, storage=_BufferStorage)
@@ -536,10 +565,6 @@ class FileStore(Store):
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _stripe(uid: int) -> int:
-    return check_uid(uid) % LOCK_STRIPES
 
 
 def _plain(doc: Document | None) -> dict[str, Any] | None:

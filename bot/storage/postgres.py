@@ -6,8 +6,9 @@
   psycopg's async API (`python -m bench.pg_drivers`, README "Scale out").
 * One transaction per unit of work, opened with `pg_advisory_xact_lock(user_id)`: one person's
   units are serialised across every process sharing the database, and different people never
-  wait for each other. Inside a process an asyncio lock per person queues coroutines first, so
-  a queued unit holds neither a thread nor a connection. Single reads take no lock.
+  wait for each other. Inside a process an asyncio lock per person (`bot.locks.KeyedLocks`)
+  queues coroutines first, so a queued unit holds neither a thread nor a connection. Single
+  reads take no lock.
 * Parameterised queries only; table names are this module's own constants.
 * The schema is numbered SQL files in `migrations/`, applied at open (and by
   `twitch-coach migrate`) in one transaction under an advisory lock, recorded in
@@ -46,6 +47,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from bot.locks import KeyedLocks
 from bot.storage.base import (
     PROFILE,
     STATE,
@@ -66,7 +68,6 @@ T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = (0x636F6163, 0x68)  # two-int advisory key: never collides with a user id lock
-LOCK_STRIPES = 1024
 BIGINT = range(-(2**63), 2**63)
 SESSION_SETTINGS = {
     # A unit stuck behind another process's lock, or a runaway statement, ends as a
@@ -553,7 +554,7 @@ class PostgresStore(Store):
         self.apply_migrations = apply_migrations
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._executor: ThreadPoolExecutor | None = None
-        self._alocks = [asyncio.Lock() for _ in range(LOCK_STRIPES)]
+        self._alocks = KeyedLocks()
         self._local = threading.local()
         self.migrations_applied: list[int] = []
 
@@ -636,12 +637,12 @@ class PostgresStore(Store):
         # The whole wait (behind this person's earlier units, for a thread, for a connection)
         # is bounded by pool_timeout; a unit that starts late simply fails, it never runs later.
         deadline = time.monotonic() + self.pool_timeout
-        try:
-            async with asyncio.timeout_at(_loop_time(deadline)):
-                await self._alocks[uid % LOCK_STRIPES].acquire()
-        except TimeoutError:
-            raise StorageError(self._busy) from None
-        try:
+        async with contextlib.AsyncExitStack() as held:
+            try:
+                async with asyncio.timeout_at(_loop_time(deadline)):
+                    await held.enter_async_context(self._alocks.hold(uid))
+            except TimeoutError:
+                raise StorageError(self._busy) from None
             job = self._executor.submit(self._in_worker, deadline, func, args)
             waiting = asyncio.wrap_future(job)
             done, _ = await asyncio.wait({waiting}, timeout=deadline - time.monotonic())
@@ -650,8 +651,6 @@ class PostgresStore(Store):
             # Running (or done): its own waits are bounded (pool, lock and statement
             # timeouts), and only its real outcome may be reported, never a guess.
             return await waiting
-        finally:
-            self._alocks[uid % LOCK_STRIPES].release()
 
     @property
     def _busy(self) -> str:

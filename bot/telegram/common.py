@@ -24,6 +24,7 @@ from telegram.ext import (
 from bot.domain.zones import format_clock_time, parse_clock_time
 from bot.telegram.callbacks import BadCallback, Callback
 from bot.telegram.context import CoachContext
+from bot.telegram.errors import is_not_modified
 from bot.telegram.keyboards import main_menu, main_menu_labels
 from bot.telegram.safety import crisis_guard
 
@@ -63,7 +64,7 @@ async def edit_or_send(query: CallbackQuery, text: str, **kwargs: Any) -> Messag
     try:
         return await query.edit_message_text(text, **kwargs)
     except BadRequest as exc:
-        if "not modified" in str(exc).lower():
+        if is_not_modified(exc):
             return None
         raise
 

@@ -14,6 +14,12 @@ from bot.telegram.context import CoachContext
 log = logging.getLogger("bot.errors")
 
 
+def is_not_modified(error: BaseException) -> bool:
+    """Telegram's answer to an edit that would change nothing (a double tap, a repeated
+    refresh): the screen already shows what we meant to show, so it is not an error."""
+    return isinstance(error, BadRequest) and "not modified" in str(error).lower()
+
+
 async def on_error(update: object, ctx: CoachContext) -> None:
     error = ctx.error
     if error is None:
@@ -23,8 +29,8 @@ async def on_error(update: object, ctx: CoachContext) -> None:
         # Polling hiccups: PTB retries by itself; keep the log calm.
         log.warning("network trouble while polling: %s", type(error).__name__)
         return
-    if isinstance(error, BadRequest) and "not modified" in str(error).lower():
-        return  # a double tap: the screen already shows what we meant to show
+    if is_not_modified(error):
+        return
     if isinstance(error, TimedOut):
         # Telegram answered too slowly; the reply was most likely delivered, so an extra
         # "something went wrong" would only confuse. The work itself was saved before replying.

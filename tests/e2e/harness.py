@@ -4,10 +4,20 @@ the store, so the same test runs on the file store and on PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+
+from apscheduler.events import (
+    EVENT_JOB_ADDED,
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+)
 
 from bot.app import App, build_application, start_polling, stop_polling
 from bot.clock import ManualClock
@@ -16,6 +26,7 @@ from bot.pushes import PushScheduler
 from bot.sandbox import FakeUser, LoopbackBotAPI
 from bot.storage import Store, store_for
 from bot.telegram.context import services_of
+from bot.telegram.jobs import job_belongs_to
 
 T = TypeVar("T")
 
@@ -23,7 +34,11 @@ TOKEN = "123456:TEST-loopback-token-0123456789abcdefXYZ"
 
 
 class BotHarness:
-    """One bot process's worth of state: start, stop, restart, and look at what it stored."""
+    """One bot process's worth of state: start, stop, restart, and look at what it stored.
+
+    Flood control is off by default: a test acts much faster than any person does (its own
+    tests, tests/unit/test_updates.py and tests/e2e/test_flood.py, switch it on).
+    """
 
     def __init__(
         self,
@@ -32,22 +47,66 @@ class BotHarness:
         clock: ManualClock,
         *,
         database_url: str | None = None,
+        flood_limit: int = 0,
     ) -> None:
         self.server = server
         self.data_dir = data_dir
         self.clock = clock
         self.database_url = database_url  # None: the file store in data_dir
+        self.flood_limit = flood_limit
         self.app: App | None = None
+        self._job_names: dict[str, str] = {}  # APScheduler job id -> PTB job name
+        self._running_jobs: Counter[str] = Counter()  # job id -> runs not finished yet
 
     @property
     def settings(self) -> Settings:
         url = None if self.database_url is None else Secret(self.database_url)
-        return self.server.settings_for(self.data_dir, database_url=url)
+        return self.server.settings_for(
+            self.data_dir, database_url=url, flood_limit=self.flood_limit
+        )
 
     async def start(self, **overrides: Any) -> App:
         self.app = build_application(self.settings, clock=self.clock, **overrides)
+        self._track_jobs(self.app)
         await start_polling(self.app, timeout=1)
         return self.app
+
+    def _track_jobs(self, app: App) -> None:
+        """Follow which jobs are running (the JobQueue itself only lists the scheduled ones)."""
+        assert app.job_queue is not None
+        scheduler = app.job_queue.scheduler
+        self._job_names.clear()
+        self._running_jobs.clear()
+
+        def follow(event: JobEvent) -> None:
+            if event.code == EVENT_JOB_ADDED:
+                job = scheduler.get_job(event.job_id)
+                self._job_names[event.job_id] = job.name if job is not None else ""
+            elif event.code == EVENT_JOB_SUBMITTED:
+                self._running_jobs[event.job_id] += 1
+            else:
+                self._running_jobs[event.job_id] -= 1
+
+        mask = EVENT_JOB_ADDED | EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+        scheduler.add_listener(follow, mask)
+
+    def user_jobs(self, user_id: int) -> list[str]:
+        """Names of this user's jobs that are scheduled or running right now."""
+        assert self.app is not None and self.app.job_queue is not None
+        scheduled = [j.name for j in self.app.job_queue.jobs() if job_belongs_to(j.name, user_id)]
+        running = [
+            self._job_names.get(job_id, "")
+            for job_id, runs in self._running_jobs.items()
+            if runs > 0 and job_belongs_to(self._job_names.get(job_id), user_id)
+        ]
+        return [name or "" for name in scheduled] + running
+
+    async def user_jobs_done(self, user_id: int, timeout: float = 10.0) -> None:
+        """Wait until none of this user's jobs (timers, follow-ups) is scheduled or running:
+        after that, nothing can reach them unless they send something."""
+        async with asyncio.timeout(timeout):
+            while self.user_jobs(user_id):
+                await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
         if self.app is not None:

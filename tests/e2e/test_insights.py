@@ -450,7 +450,8 @@ async def test_forget_deletes_everything_of_that_user_only(harness: BotHarness) 
 async def test_privacy_and_forget_work_before_the_note_is_accepted(harness: BotHarness) -> None:
     user = harness.user(7110)
     await user.send("/privacy")
-    assert "nothing stored" not in (await user.next_message()).text
+    first_contact = (await user.next_message()).text  # the privacy text, not the gate's hint
+    assert "not end-to-end encrypted" in first_contact and "/forget" in first_contact
     await user.send("/forget")
     assert "nothing stored about you" in (await user.next_message()).text
     await user.send("/start")

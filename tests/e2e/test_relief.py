@@ -6,10 +6,9 @@ never by patching sleep. The ManualClock moves stored time while the bot is down
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -160,7 +159,8 @@ async def test_two_taps_to_first_step_hold_advances_followup_answer_stored(
     answer = await user.press_data(followup.data_for("😣 Worse"), followup.message_id)
     assert answer == "Already noted, thank you."
     assert _runs(fast, 4001)[0]["outcome"] == "a_bit_better"
-    await user.expect_silence(1.0)  # the follow-up came once
+    await fast.user_jobs_done(4001)  # no follow-up left to send...
+    await user.expect_no_more()  # ...and none came after the one answered
 
 
 async def test_stale_and_forged_buttons_change_nothing(fast: BotHarness) -> None:
@@ -217,7 +217,8 @@ async def test_restart_between_end_and_followup_delivers_it_once(slower: BotHarn
     sent_at = _runs(slower, 4003)[0]["followup_sent_at"]
     assert sent_at
     await slower.restart()
-    await user.expect_silence(1.5)
+    await slower.user_jobs_done(4003)  # whatever the restart armed has run
+    await user.expect_no_more()
     assert _runs(slower, 4003)[0]["followup_sent_at"] == sent_at
     await user.press("😌 Much better")
     await user.next_message()
@@ -241,7 +242,8 @@ async def test_followup_late_by_minutes_is_sent_by_hours_is_dropped(slower: BotH
     await slower.stop()
     slower.clock.advance(timedelta(hours=2))
     await slower.start()
-    await very_late.expect_silence(1.5)
+    await slower.user_jobs_done(4005)
+    await very_late.expect_no_more()
     run = _runs(slower, 4005)[0]
     assert run["followup_sent_at"] is None  # dropped silently: the rebuild skipped this person
     assert slower.app is not None and slower.app.job_queue is not None
@@ -350,7 +352,10 @@ async def test_start_link_cancel_and_followup_delay(fast: BotHarness) -> None:
     end = await user.next_message()
     assert "in 30 min" in end.text
     assert fast.stored_profile(4009)["relief_followup_minutes"] == 30
-    await user.expect_silence(1.0)  # 30 scaled minutes = 1.8 s: not yet
+    run = _runs(fast, 4009)[-1]  # moved to 30 (scaled) minutes after the end, one timer
+    due = datetime.fromisoformat(run["followup_due_at"])
+    assert due - datetime.fromisoformat(run["ended_at"]) == timedelta(minutes=30 * FAST)
+    assert fast.user_jobs(4009) == ["rl.fu.u4009"]
     assert "How is the twitching now" in (await user.next_message(timeout=5)).text
 
 
@@ -393,11 +398,8 @@ async def test_no_followup_for_someone_who_blocked_the_bot(fast: BotHarness) -> 
     assert fast.app is not None and fast.app.job_queue is not None
     queue = fast.app.job_queue
     assert queue.get_jobs_by_name("rl.fu.u4010")  # armed...
-    for _ in range(100):  # ...and it fires (after 0.6 s) while they have blocked the bot
-        if not queue.get_jobs_by_name("rl.fu.u4010"):
-            break
-        await asyncio.sleep(0.05)
-    await user.expect_silence(0.2)
+    await fast.user_jobs_done(4010)  # ...and it has run (after 0.6 s) while they blocked the bot
+    await user.expect_silence(0)  # nothing unseen now that it has run
     run = _runs(fast, 4010)[0]
     assert run["followup_sent_at"] is None and fast.stored_profile(4010)["active"] is False
     assert not [m for m in user.messages if "How is the twitching now" in m.text]
@@ -444,9 +446,8 @@ async def test_forget_mid_routine_stops_its_timers(slower: BotHarness) -> None:
     await user.next_message()
     await user.press("Yes, delete everything")
     assert "deleted" in (await user.next_message()).text
-    await asyncio.sleep(0)  # let the scheduler drop the removed jobs
-    assert not [j.name for j in slower.app.job_queue.jobs() if "u4091" in (j.name or "")]
-    await user.expect_silence(0.6)  # the hold would have ended by now (30 s x 0.01 + lead-in)
+    await slower.user_jobs_done(4091)  # the hold timer is gone (had it stayed, it has run)
+    await user.expect_no_more()  # and it sent nothing
     assert not slower.has_data(4091)
 
 

@@ -7,8 +7,11 @@ import os
 import re
 from pathlib import Path
 
-from bench.run import main, run_quick
-from bench.workload import coach_session
+from bench.e2e_bench import COACH_UNTUNED
+from bench.flood_bench import bench_flood
+from bench.run import flood_section, main, run_quick
+from bench.storage_bench import STOCK_PER_USER
+from bench.workload import ONBOARDING, coach_session
 
 
 def test_benchmarks_run_at_tiny_sizes(tmp_path: Path) -> None:
@@ -18,11 +21,14 @@ def test_benchmarks_run_at_tiny_sizes(tmp_path: Path) -> None:
     assert all(r.samples == 50 and 0 < r.p50_ms <= r.p99_ms for r in coach)
     stock = [r for r in results["storage"] if r.engine.startswith("stock")]
     assert stock and not math.isnan(stock[0].p99_ms)
+    per_user = [r for r in stock if r.engine == STOCK_PER_USER]  # same sizes, same samples
+    assert [(r.stored, r.samples) for r in per_user] == [(100, 50), (1_000, 50)]
     by_bot = {r.bot: r for r in results["e2e"]}
     assert set(by_bot) == {
         "PTB echo bot (defaults)",
         "PTB echo bot (concurrent_updates=256)",
         "PTB button echo (answer+edit, 256)",
+        COACH_UNTUNED,
         "coach",
     }
     for r in by_bot.values():
@@ -53,3 +59,15 @@ def test_postgres_part_runs_at_tiny_sizes(capsys, tmp_path: Path) -> None:  # ty
         if line.strip().startswith(("files ", "postgres "))
     ]
     assert [c[0] for c in claims] == ["files", "postgres"] and all(c[1] == "50" for c in claims)
+
+
+async def test_flood_benchmark_at_tiny_size(tmp_path: Path) -> None:
+    results = await bench_flood(50, 3, data_root=tmp_path)
+    by = {(r.bot, r.phase): r for r in results}
+    assert all(r.probes > 0 for r in results)
+    # Flood control as shipped: 20 updates per 10 s (onboarding's 4 count too, unless it took
+    # that long), then one note; with it off, all 50 answered.
+    answered = by[("coach as shipped", "flood")].flood_answered
+    assert 20 - len(ONBOARDING) + 1 <= answered <= 20 + 1
+    assert by[("coach, flood control off", "flood")].flood_answered == 50
+    assert any("p99 while one person floods <= 2x idle" in line for line in flood_section(results))

@@ -125,21 +125,23 @@ def test_codec_rejects_everything_it_did_not_sign() -> None:
     FIGURES["fuzz, callback codec"] = "2,000 invalid inputs rejected, 500 round trips exact"
 
 
-_ready: dict[int, Any] = {}
 _count: dict[str, int] = {}
 
 
 async def _users(harness: BotHarness) -> tuple[Any, Any]:
-    """Onboard both users once per harness (hypothesis reuses it across examples)."""
-    key = id(harness)
-    if key not in _ready:
-        _ready.clear()
+    """Onboard both users once per harness (hypothesis reuses it across examples). Kept on the
+    harness itself: a cache keyed by id(harness) handed a new harness the users of an old one
+    whenever CPython reused the address."""
+    ready: tuple[Any, Any] | None = getattr(harness, "fuzz_users", None)
+    if ready is None:
         me = await onboard(harness, ME)
         other = await onboard(harness, OTHER)
         await me.send("/checkin")  # a draft in progress: its state is what buttons act on
         await me.next_message()
-        _ready[key] = (me, other)
-    return _ready[key]
+        for user in (me, other):  # every write of the set-up is done before the first snapshot
+            await user.settle()
+        ready = harness.fuzz_users = (me, other)  # type: ignore[attr-defined]
+    return ready
 
 
 def _snapshot(harness: BotHarness) -> dict[int, bytes]:
@@ -152,11 +154,13 @@ def _tables(harness: BotHarness, uid: int) -> dict[str, Any]:
 
 
 async def _drain(user: Any) -> int:
-    """Read what the bot sends until it is quiet; how many messages."""
+    """Wait until the bot has handled everything the user sent (`settle`), then read what it
+    sent in reply; how many messages."""
+    await user.settle()
     count = 0
     while True:
         try:
-            await user.next_message(timeout=0.1)
+            await user.next_message(timeout=0)
         except TimeoutError:
             return count
         count += 1

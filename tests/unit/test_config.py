@@ -84,3 +84,11 @@ def test_database_url_selects_postgres_and_stays_secret() -> None:
 def test_bad_database_settings_are_one_clear_error(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings({"TELEGRAM_BOT_TOKEN": GOOD, name: value})
+
+
+def test_flood_limit() -> None:
+    assert load_settings({"TELEGRAM_BOT_TOKEN": GOOD}).flood_limit == 20
+    off = load_settings({"TELEGRAM_BOT_TOKEN": GOOD, "COACH_FLOOD_LIMIT": "0"})
+    assert off.flood_limit == 0
+    with pytest.raises(ConfigError, match="COACH_FLOOD_LIMIT"):
+        load_settings({"TELEGRAM_BOT_TOKEN": GOOD, "COACH_FLOOD_LIMIT": "lots"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -376,3 +377,22 @@ async def test_expect_silence_fails_on_unseen_message(api: Api, user: FakeUser) 
     await api.ok("sendMessage", chat_id=42, text="surprise")
     with pytest.raises(AssertionError, match="surprise"):
         await user.expect_silence(0.05)
+
+
+async def test_until_idle_waits_for_a_late_answer_but_not_for_long_polls(
+    server: LoopbackBotAPI, api: Api, user: FakeUser
+) -> None:
+    await server.until_idle(timeout=1)  # nothing in flight yet
+    poll = asyncio.create_task(api.ok("getUpdates", timeout=30))  # a long poll does not count
+    server.inject_delay("sendMessage", 0.3, after=True)
+    send = asyncio.create_task(api.ok("sendMessage", chat_id=user.chat_id, text="late"))
+    while not user.events:  # performed at once, answered 0.3 s later
+        await asyncio.sleep(0.01)
+    performed = time.monotonic()
+    await server.until_idle(timeout=5)
+    assert time.monotonic() - performed >= 0.2  # it waited for the late answer
+    assert (await send)["text"] == "late"
+    assert not poll.done()
+    poll.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await poll
