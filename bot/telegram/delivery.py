@@ -15,7 +15,7 @@ import contextlib
 import logging
 from typing import Any
 
-from telegram import Bot, Message
+from telegram import Bot, InputFile, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.pushes import Outgoing
@@ -24,6 +24,7 @@ from bot.storage import Store
 log = logging.getLogger(__name__)
 
 RETRIES = 3
+PHOTO_NAME = "week.png"  # the only photo the bot sends; a name lets the sandbox save it well
 BACKOFF_SECONDS = 1.0
 
 
@@ -48,7 +49,8 @@ async def deliver(
     for attempt in range(RETRIES + 1):
         try:
             if photo is not None:
-                return await bot.send_photo(user_id, photo, caption=text, **kwargs)
+                picture = InputFile(photo, filename=PHOTO_NAME)
+                return await bot.send_photo(user_id, picture, caption=text, **kwargs)
             return await bot.send_message(user_id, text, **kwargs)
         except Forbidden:
             await mark_inactive(store, user_id)

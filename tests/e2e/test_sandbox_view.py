@@ -76,7 +76,7 @@ async def test_the_bots_week_chart_and_report_are_saved_under_proper_names(
     chart = await user.next_message()
     assert chart.kind == "photo"
     shown = view.render(chart)
-    saved = files / f"{chart.message_id}-photo.png"
+    saved = files / f"{chart.message_id}-week.png"  # issue 17 item 3: a name that says what it is
     assert f"[photo saved to {saved}]" in shown
     assert saved.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, InputFile, Update
 
 from bot.content import Content, Vocabulary
 from bot.domain import diary
@@ -22,6 +22,7 @@ from bot.storage import UserData
 from bot.telegram.callbacks import Callback
 from bot.telegram.common import button, user_id_of
 from bot.telegram.context import CoachContext, Services
+from bot.telegram.delivery import PHOTO_NAME
 from bot.telegram.insights.shared import EPISODES, RUNS, day_label, routine_name, zone_of
 from bot.telegram.keyboards import inline
 
@@ -200,7 +201,8 @@ async def week_command(update: Update, ctx: CoachContext) -> None:
     png, text, profile = await week_parts(ctx.services, user_id)
     enabled = bool((profile or {}).get("weekly_summary"))
     if png is not None:
-        await message.reply_photo(png, caption=ctx.t("insights.week_caption"))
+        picture = InputFile(png, filename=PHOTO_NAME)
+        await message.reply_photo(picture, caption=ctx.t("insights.week_caption"))
     await message.reply_text(text, reply_markup=weekly_button(ctx.t, ctx.button, user_id, enabled))
 
 
