@@ -22,9 +22,10 @@ from tests.faults.conftest import CAPTURE, FIGURES, failed_lines
 ME, OTHER = 9_001, 9_002
 QUICK, FULL = 25, 300
 _SRC = Path(__file__).resolve().parents[2] / "bot" / "telegram"
-# Every route the bot signs or matches, read from the source so new features are fuzzed too.
+# Every route the bot signs or matches, read from the source (feature packages included) so
+# new features are fuzzed too.
 ROUTES = sorted(
-    {m for f in _SRC.glob("*.py") for m in re.findall(r'"([a-z]{2}\.[a-z_]+)"', f.read_text())}
+    {m for f in _SRC.rglob("*.py") for m in re.findall(r'"([a-z]{2}\.[a-z_]+)"', f.read_text())}
 )
 # Own, correctly signed buttons with random arguments may be valid input: these routes would
 # start timers or delete the account, which later examples would then see as "writes".
@@ -123,6 +124,18 @@ def test_codec_rejects_everything_it_did_not_sign() -> None:
     run()
     roundtrip()
     FIGURES["fuzz, callback codec"] = "2,000 invalid inputs rejected, 500 round trips exact"
+
+
+def test_every_feature_with_buttons_is_fuzzed() -> None:
+    """A feature whose buttons are routed (`feature_pattern("dy")`) has routes in ROUTES: a
+    feature package the route scan missed would go unfuzzed."""
+    features = {
+        m
+        for f in _SRC.rglob("*.py")
+        for m in re.findall(r'feature_pattern\("([a-z]{2})"\)', f.read_text())
+    }
+    assert {"dy", "tp"} <= features  # the scan itself sees packages and top-level modules
+    assert features <= {route.split(".")[0] for route in ROUTES}
 
 
 _count: dict[str, int] = {}
